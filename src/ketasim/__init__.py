@@ -1,0 +1,63 @@
+"""ketasim: ketamine and metabolite pharmacokinetics, for research and education only.
+
+ketasim is not a medical device and gives no dosing advice. Public API (sorted ``__all__``).
+"""
+
+from ketasim.errors import (
+    DatasetError,
+    EventError,
+    KetasimError,
+    ModelError,
+    ParameterError,
+    PlausibilityWarning,
+    SamplingSiteWarning,
+    SolverError,
+    UnitError,
+    ValidityWarning,
+)
+from ketasim.events import Dataset, Dose, Regimen, read_nonmem_csv, write_nonmem_csv
+from ketasim.library import list_models, load_model, load_model_file
+from ketasim.simulate import (
+    DatasetResult,
+    RegimenResult,
+    compute_individual_parameters,
+    simulate_dataset,
+    simulate_regimen,
+)
+from ketasim.spec import ModelSpec, get_builtin_model
+
+__version__ = "0.1.0"
+
+DISCLAIMER = (
+    "ketasim is for research and education only: it is not a medical device and its output is "
+    "not a prescription or dosing advice."
+)
+
+__all__ = [
+    "DISCLAIMER",
+    "Dataset",
+    "DatasetError",
+    "DatasetResult",
+    "Dose",
+    "EventError",
+    "KetasimError",
+    "ModelError",
+    "ModelSpec",
+    "ParameterError",
+    "PlausibilityWarning",
+    "Regimen",
+    "RegimenResult",
+    "SamplingSiteWarning",
+    "SolverError",
+    "UnitError",
+    "ValidityWarning",
+    "compute_individual_parameters",
+    "get_builtin_model",
+    "list_models",
+    "load_model",
+    "load_model_file",
+    "read_nonmem_csv",
+    "simulate_dataset",
+    "simulate_regimen",
+    "write_nonmem_csv",
+]

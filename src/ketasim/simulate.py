@@ -1,0 +1,611 @@
+"""The one place where a model, a dosing history and output times meet.
+
+:func:`simulate_dataset` runs a NONMEM-style :class:`~ketasim.events.Dataset` (one output row per
+record, like a NONMEM table); :func:`simulate_regimen` runs a people-facing
+:class:`~ketasim.events.Regimen` for one or many subjects on a common time grid (the population
+hot path: one array computation over subjects x times, chunked to bound memory).
+
+Both resolve individual parameters (typical values, covariate expressions, ETAs, user overrides
+and dataset columns), compile the events, and call the exact solver (or the ODE path with
+``method="ode"``). Library models run in canonical units (h, mg, L, mg/L); generic ``pk*`` models
+in the user's own consistent units.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ketasim.errors import EventError, ModelError, ParameterError, PlausibilityWarning
+from ketasim.events import Dataset, Regimen
+from ketasim.solver import RecordTemplate, compile_schedule, linear_rhs, solve_linear, solve_ode
+from ketasim.solver.schedule import Schedule, get_output_orders
+from ketasim.spec import ModelSpec
+from ketasim.units import convert_magnitude, get_molar_mass_g_per_mol
+
+__all__ = [
+    "DatasetResult",
+    "RegimenResult",
+    "compute_individual_parameters",
+    "simulate_dataset",
+    "simulate_regimen",
+]
+
+FloatArray = npt.NDArray[np.float64]
+_AFTER_EVERYTHING = 1 << 41  # output order: after every event at the same time (post-dose)
+_MODIFIERS = ("F", "ALAG", "R", "D")
+
+
+# --- individual parameters ----------------------------------------------------------------------
+def compute_individual_parameters(
+    spec: ModelSpec,
+    *,
+    covariates: Mapping[str, Any] | None = None,
+    etas: FloatArray | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> dict[str, FloatArray]:
+    """Individual parameters of a model, canonical units, as arrays broadcast over subjects.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    covariates : mapping, optional
+        Covariate name -> value(s) in the covariate's declared unit (e.g. WT in kg); scalars or
+        arrays (subjects,) or (subjects, records).
+    etas : ndarray (subjects, n_eta), optional
+        Between-subject random effects in the order of ``spec.iiv.names``; zeros when omitted.
+    params : mapping, optional
+        Direct values for individual parameters (override the expressions), canonical units
+        for library models, the user's units for generic models.
+
+    Returns
+    -------
+    dict of str to ndarray
+    """
+    covariates = dict(covariates or {})
+    params = {spec.aliases.get(k, k): v for k, v in (params or {}).items()}
+    known = set(spec.get_parameter_names()) | set(_modifier_names(spec)) | set(spec.thetas)
+    for k in params:
+        if k not in known and not _is_modifier(k, spec):
+            raise ParameterError(
+                f"model {spec.id} has no parameter {k!r}; parameters: "
+                + ", ".join(spec.get_parameter_names())
+            )
+    for k in covariates:
+        if k not in spec.covariates:
+            raise ParameterError(
+                f"model {spec.id} has no covariate {k!r}; covariates: "
+                + (", ".join(spec.covariates) or "none")
+            )
+    env: dict[str, Any] = {name: p.value for name, p in spec.thetas.items()}
+    env.update({k: float(v) for k, v in spec.defaults.items()})
+    for name in spec.covariates:
+        if name not in covariates:
+            raise ParameterError(
+                f"model {spec.id}: covariate {name} ({spec.covariates[name].unit or 'dimensionless'})"
+                " is not given"
+            )
+        env[name] = np.asarray(covariates[name], dtype=float)
+    names = spec.get_eta_names()
+    if etas is not None:
+        etas = np.atleast_2d(np.asarray(etas, dtype=float))
+        if etas.shape[-1] != len(names):
+            raise ParameterError(f"model {spec.id}: {etas.shape[-1]} ETAs given, model has {len(names)}")
+    for j, name in enumerate(names):
+        env[name] = etas[:, j] if etas is not None else 0.0
+    out: dict[str, Any] = {}
+    pending = dict(spec.individual)
+    for k, v in params.items():
+        out[k] = np.asarray(v, dtype=float)
+        env[k] = out[k]
+        pending.pop(k, None)
+    for _ in range(len(pending) + 1):
+        done = [k for k, e in pending.items() if e.names <= set(env)]
+        if not done:
+            break
+        for k in done:
+            with np.errstate(all="ignore"):
+                env[k] = out[k] = np.asarray(pending.pop(k).evaluate(env), dtype=float)
+    if pending:
+        raise ModelError(f"model {spec.id}: circular individual parameter definitions: {sorted(pending)}")
+    for name in spec.free_parameters:
+        if name in env and name not in out:
+            out[name] = np.asarray(env[name], dtype=float)
+    for name, p in spec.thetas.items():
+        out.setdefault(name, np.asarray(p.value))
+    for k, v in out.items():
+        if not np.all(np.isfinite(v)):
+            raise ParameterError(f"model {spec.id}: parameter {k} is not finite ({_first_nonfinite(v)})")
+    return out
+
+
+def _first_nonfinite(v: FloatArray) -> float:
+    a = np.asarray(v).ravel()
+    return float(a[~np.isfinite(a)][0])
+
+
+def _is_modifier(name: str, spec: ModelSpec) -> bool:
+    for m in _MODIFIERS:
+        if name.startswith(m) and name[len(m):].isdigit():
+            return 1 <= int(name[len(m):]) <= spec.n_compartments
+    return False
+
+
+def _modifier_names(spec: ModelSpec) -> list[str]:
+    return [f"{m}{i}" for m in _MODIFIERS for i in range(1, spec.n_compartments + 1)]
+
+
+def _check_parameters(spec: ModelSpec, p: Mapping[str, FloatArray]) -> None:
+    need = spec.get_required_flow_parameters()
+    for f in spec.flows:  # either form of a flow is acceptable for generic models
+        if f.rate is not None and f.clearance is not None:
+            if f.rate in p:
+                need.discard(str(f.clearance))
+            else:
+                need.discard(f.rate)
+                need.add(str(spec.get_compartment(f.source).volume))
+    for c in spec.compartments:
+        if c.kind == "central" and c.volume:
+            need.add(c.volume)
+    missing = sorted(n for n in need if n not in p)
+    if missing:
+        raise ParameterError(
+            f"model {spec.id}: parameter(s) {', '.join(missing)} not given"
+            + (" (pass --param NAME=VALUE or a dataset column)" if spec.generic else "")
+        )
+    for name in need:
+        v = np.asarray(p[name])
+        if np.any(v < 0):
+            raise ParameterError(f"model {spec.id}: parameter {name}={float(np.min(v))} is negative")
+    for c in spec.compartments:
+        if c.volume and c.volume in p and np.any(np.asarray(p[c.volume]) <= 0):
+            raise ParameterError(f"model {spec.id}: volume {c.volume} of {c.name} must be > 0")
+
+
+# --- results ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DatasetResult:
+    """One row per input record: ID, TIME, EVID, amounts A1..An and central concentration CP.
+
+    ``amounts`` has shape (records, compartments), in the model's amount unit; ``cp`` is the
+    default observation compartment's amount over its volume (mg/L for library models).
+    """
+
+    spec: ModelSpec
+    ids: FloatArray
+    time: FloatArray
+    evid: FloatArray
+    amounts: FloatArray
+    cp: FloatArray
+
+    def to_table(self) -> tuple[list[str], list[list[float]]]:
+        """Header and rows of the NONMEM-like output table."""
+        header = ["ID", "TIME", "EVID", *[f"A{i + 1}" for i in range(self.spec.n_compartments)], "CP"]
+        rows = np.column_stack([self.ids, self.time, self.evid, self.amounts, self.cp])
+        return header, rows.tolist()
+
+
+@dataclass(frozen=True)
+class RegimenResult:
+    """Concentrations of every analyte on a time grid, for one or many subjects.
+
+    Attributes
+    ----------
+    time_h : ndarray (T,), h
+    conc : dict analyte -> ndarray (subjects, T), mg/L
+    params : dict of individual parameter arrays (canonical units)
+    """
+
+    spec: ModelSpec
+    time_h: FloatArray
+    conc: Mapping[str, FloatArray]
+    params: Mapping[str, FloatArray] = field(default_factory=dict)
+    amounts: FloatArray | None = None
+
+    @property
+    def analytes(self) -> tuple[str, ...]:
+        return tuple(self.conc)
+
+    def get_conc(self, analyte: str, unit: str = "ng/mL") -> FloatArray:
+        """Concentration of ``analyte`` in ``unit`` (mass or molar per volume).
+
+        Examples
+        --------
+        >>> from ketasim.library import load_model
+        >>> from ketasim.events import Regimen
+        >>> import numpy as np
+        >>> m = load_model("domino_1982")
+        >>> r = simulate_regimen(m, Regimen.from_quantities("35 mg", duration="10 min"),
+        ...                      np.array([10 / 60]), covariates={"WT": 70})
+        >>> round(float(r.get_conc("ketamine", "mg/L")[0, 0]), 5)
+        0.72724
+        """
+        if analyte not in self.conc:
+            raise ModelError(f"no analyte {analyte!r}; simulated: {', '.join(self.conc)}")
+        c = self.conc[analyte]
+        try:
+            return c * convert_magnitude(1.0, "mg/L", unit, what="output unit")
+        except Exception:
+            mw = get_molar_mass_g_per_mol(analyte)
+            factor = convert_magnitude(1.0 / mw, "mmol/L", unit, what="output unit")
+            return c * factor
+
+
+# --- dataset mode -------------------------------------------------------------------------------
+def simulate_dataset(
+    spec: ModelSpec,
+    data: Dataset,
+    *,
+    params: Mapping[str, Any] | None = None,
+    covariates: Mapping[str, Any] | None = None,
+    method: str = "exact",
+    rtol: float = 1e-10,
+) -> DatasetResult:
+    """Simulate a NONMEM-style dataset; one output row per record.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    data : Dataset
+        Records; TIME/AMT/RATE in the model's units (h, mg, mg/h for library models). Columns
+        named like a parameter, a dose modifier (F1, ALAG2, R1, D1 ...) or a covariate give
+        per-record values (carried forward from each record).
+    params : mapping, optional
+        Constant parameter values (overridden by dataset columns of the same name).
+    covariates : mapping, optional
+        Constant covariates (overridden by columns).
+    method : {"exact", "ode"}
+        Exact linear solution or scipy LSODA (``rtol``).
+
+    Returns
+    -------
+    DatasetResult
+
+    Raises
+    ------
+    EventError
+        Naming the record, for an unknown compartment or an invalid dose.
+    """
+    if method not in ("exact", "ode"):
+        raise ParameterError(f"method {method!r} must be 'exact' or 'ode'")
+    n = spec.n_compartments
+    params = {spec.aliases.get(k, k): v for k, v in (params or {}).items()}
+    covariates = dict(covariates or {})
+    col_params = [c for c in data.extra_columns
+                  if spec.aliases.get(c, c) in spec.get_parameter_names() or _is_modifier(c, spec)]
+    col_covs = [c for c in data.extra_columns if c in spec.covariates]
+    templates: list[RecordTemplate] = []
+    Ks: list[FloatArray] = []
+    outs: list[tuple[FloatArray, npt.NDArray[np.int64], FloatArray]] = []
+    for sl in data.get_subject_slices():
+        cols = {k: v[sl] for k, v in data.columns.items()}
+        nrec = len(cols["ID"])
+        recnos = data.record_numbers[sl]
+        ident = cols["ID"][0]
+        p_in: dict[str, Any] = dict(params)
+        for c in col_params:
+            p_in[spec.aliases.get(c, c)] = cols[c]
+        cv = dict(covariates)
+        for c in col_covs:
+            cv[c] = cols[c]
+        try:
+            p = compute_individual_parameters(spec, covariates=cv, params=p_in)
+            _check_parameters(spec, p)
+        except (ParameterError, ModelError) as exc:
+            raise EventError(str(exc), record=int(recnos[0]), subject=_fmt_id(ident)) from None
+        p = {k: np.broadcast_to(v, (nrec,)) for k, v in p.items()}
+        varying = any(np.any(v != v[0]) for v in p.values())
+        epoch = np.arange(nrec) if varying else np.zeros(nrec, dtype=np.int64)
+        if varying:
+            K = spec.compute_rate_matrix(p)  # (nrec, n, n)
+        else:
+            K = spec.compute_rate_matrix({k: v[0] for k, v in p.items()})[None]
+        cmt = cols["CMT"].astype(np.int64)
+        evid = cols["EVID"].astype(np.int64)
+        dose = np.isin(evid, (1, 4))
+        bad = cmt > n
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise EventError(
+                f"CMT={cmt[i]} does not exist in model {spec.id} (compartments 1..{n}: "
+                + ", ".join(c.name for c in spec.compartments) + ")",
+                record=int(recnos[i]), subject=_fmt_id(ident))
+        cmt0 = np.where(cmt > 0, cmt - 1, np.where(dose, spec.get_default_dose_index(),
+                                                   spec.get_default_observation_index()))
+        f, lag, mrate, mdur = (np.full(nrec, d) for d in (1.0, 0.0, np.nan, np.nan))
+        for r in np.flatnonzero(dose):
+            num = int(cmt0[r]) + 1
+            for arr, m in ((f, "F"), (lag, "ALAG"), (mrate, "R"), (mdur, "D")):
+                key = f"{m}{num}"
+                if key in p:
+                    arr[r] = p[key][r]
+        _check_dose_plausibility(spec, cols["AMT"][dose], recnos[dose], ident)
+        templates.append(RecordTemplate(
+            time=cols["TIME"], evid=evid, cmt=cmt0, amt=cols["AMT"][None], rate=cols["RATE"][None],
+            ii=cols["II"], addl=cols["ADDL"].astype(np.int64), ss=cols["SS"].astype(np.int64),
+            f=f[None], lag=lag[None], mrate=mrate[None], mdur=mdur[None],
+            epoch=epoch.astype(np.int64), record_numbers=recnos, subject=_fmt_id(ident)))
+        Ks.append(K)
+        vol = spec.get_compartment(spec.compartments[spec.get_default_observation_index()].name).volume
+        outs.append((cols["TIME"], get_output_orders(nrec), p[vol] if vol else np.full(nrec, np.nan)))
+    scheds = [compile_schedule(t, 1) for t in templates]
+    sched = _concat_schedules(scheds)
+    P = max(k.shape[0] for k in Ks)
+    K_all = np.stack([np.concatenate([k, np.repeat(k[-1:], P - k.shape[0], 0)]) for k in Ks])
+    T = max(len(o[0]) for o in outs)
+    out_time = np.full((len(outs), T), np.nan)
+    for i, o in enumerate(outs):
+        out_time[i, : len(o[0])] = o[0]
+    out_order = get_output_orders(T)
+    if method == "exact":
+        amounts = solve_linear(K_all, sched, out_time, out_order)
+    else:
+        rhs = [linear_rhs(k) for k in K_all]
+        amounts = _ode_ragged(rhs, n, sched, outs, rtol)
+    rows_a, rows_cp = [], []
+    obs = spec.get_default_observation_index()
+    for i, o in enumerate(outs):
+        a = amounts[i, : len(o[0])]
+        rows_a.append(a)
+        rows_cp.append(a[:, obs] / o[2])
+    return DatasetResult(
+        spec=spec,
+        ids=data["ID"].copy(),
+        time=data["TIME"].copy(),
+        evid=data["EVID"].copy(),
+        amounts=np.concatenate(rows_a),
+        cp=np.concatenate(rows_cp),
+    )
+
+
+def _ode_ragged(rhs: list[Any], n: int, sched: Schedule, outs: list[Any], rtol: float) -> FloatArray:
+    T = max(len(o[0]) for o in outs)
+    res = np.zeros((len(outs), T, n))
+    for i, o in enumerate(outs):
+        k = len(o[0])
+        res[i, :k] = solve_ode(rhs[i], n, sched.take(slice(i, i + 1)), o[0],
+                               get_output_orders(k), rtol=rtol, atol=rtol * 1e-3)[0]
+    return res
+
+
+def _fmt_id(x: float) -> object:
+    return int(x) if float(x).is_integer() else float(x)
+
+
+def _concat_schedules(scheds: Sequence[Schedule]) -> Schedule:
+    E = max(s.n_events for s in scheds)
+    pad_vals: dict[str, Any] = {"time": np.inf, "order": 1 << 50, "bolus_cmt": -1, "rate_cmt": -1,
+                                "ss_cmt": -1, "epoch": -1}
+    fields = list(Schedule.__dataclass_fields__)
+    merged: dict[str, Any] = {}
+    for name in fields:
+        parts = []
+        for s in scheds:
+            a = getattr(s, name)
+            if a.shape[1] < E:
+                fill = pad_vals.get(name, 0)
+                a = np.concatenate([a, np.full((a.shape[0], E - a.shape[1]), fill, dtype=a.dtype)], 1)
+            parts.append(a)
+        merged[name] = np.concatenate(parts, axis=0)
+    return Schedule(**merged)
+
+
+def _check_dose_plausibility(spec: ModelSpec, amt: FloatArray, recnos: Any, ident: float) -> None:
+    if spec.generic or amt.size == 0:
+        return
+    # NOTE: 1 g of ketamine in one dose is above any labelled single dose (Ketalar label: up to
+    # 4.5 mg/kg IV, 13 mg/kg IM; 1 g is >10x a 70-kg IV induction dose).
+    big = amt > 1000.0
+    if np.any(big):
+        i = int(np.flatnonzero(big)[0])
+        warnings.warn(
+            f"record {int(recnos[i])}, ID {_fmt_id(ident)}: dose {amt[i]:g} mg is far above any "
+            "clinical single dose of ketamine; check the unit (AMT is in mg)",
+            PlausibilityWarning,
+            stacklevel=3,
+        )
+
+
+# --- regimen / population mode ------------------------------------------------------------------
+def simulate_regimen(
+    spec: ModelSpec,
+    regimen: Regimen,
+    times_h: FloatArray,
+    *,
+    covariates: Mapping[str, Any] | None = None,
+    etas: FloatArray | None = None,
+    params: Mapping[str, Any] | None = None,
+    keep_amounts: bool = False,
+    chunk_size: int | None = None,
+    workers: int = 1,
+    method: str = "exact",
+) -> RegimenResult:
+    """Simulate a regimen for one or many subjects on a common time grid.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        A library model (canonical units).
+    regimen : Regimen
+        Doses; per-kg doses use the covariate ``WT`` (kg) of each subject.
+    times_h : ndarray (T,), h
+        Output times (sorted or not; returned as given). An output at a dose time is post-dose.
+    covariates : mapping, optional
+        Covariates in their declared units, scalars or arrays (subjects,).
+    etas : ndarray (subjects, n_eta), optional
+        Random effects; their row count sets the number of subjects.
+    params : mapping, optional
+        Individual parameter overrides, canonical units.
+    keep_amounts : bool
+        Also return all compartment amounts (subjects, T, n), mg.
+    chunk_size : int, optional
+        Subjects per chunk (default: bounded to about 64 MB of work arrays per chunk).
+    workers : int
+        Threads over chunks (numpy releases the GIL in the hot loops).
+    method : {"exact", "ode"}
+
+    Returns
+    -------
+    RegimenResult
+        Concentrations in mg/L per analyte.
+    """
+    times = np.asarray(times_h, dtype=float)
+    if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)):
+        raise EventError("output times must be a non-empty 1-D array of finite numbers (h)")
+    p = compute_individual_parameters(spec, covariates=covariates, etas=etas, params=params)
+    _check_parameters(spec, p)
+    N = max([1, *(np.shape(v)[0] for v in p.values() if np.ndim(v) >= 1)])
+    for k, v in p.items():
+        if np.ndim(v) > 1 or (np.ndim(v) == 1 and v.shape[0] not in (1, N)):
+            raise ParameterError(f"parameter {k} has shape {np.shape(v)}, expected ({N},) or scalar")
+    weight = None
+    if "WT" in (covariates or {}):
+        weight = np.broadcast_to(np.asarray(covariates["WT"], dtype=float), (N,))  # type: ignore[index]
+    tpl = _regimen_template(spec, regimen, p, N, weight)
+    n = spec.n_compartments
+    analytes = spec.get_analytes()
+    W = np.zeros((N, len(analytes), n))
+    for j, a in enumerate(analytes):
+        i = spec.get_central_index(a)
+        vol = spec.compartments[i].volume
+        W[:, j, i] = 1.0 / np.broadcast_to(p[str(vol)], (N,))
+    K = spec.compute_rate_matrix({k: np.broadcast_to(v, (N,)) for k, v in p.items()})[:, None]
+    if chunk_size is None:
+        per_subject = max(1, times.size * max(n, 1) * 8 * 8)
+        chunk_size = max(1, min(N, int(64e6 // per_subject)))
+    out_order = np.full(times.size, _AFTER_EVERYTHING, dtype=np.int64)
+    chunks = list(_chunks(N, chunk_size))
+
+    def run(sl: slice) -> tuple[slice, FloatArray, FloatArray | None]:
+        sub = _take_template(tpl, sl, N)
+        m = sl.stop - sl.start
+        sched = compile_schedule(sub, m)
+        if method == "ode":
+            amounts = solve_ode([linear_rhs(k) for k in K[sl]], n, sched, times, out_order)
+            return sl, np.einsum("nmi,nti->ntm", W[sl], amounts), amounts if keep_amounts else None
+        if keep_amounts:
+            amounts = solve_linear(K[sl], sched, times, out_order)
+            return sl, np.einsum("nmi,nti->ntm", W[sl], amounts), amounts
+        return sl, solve_linear(K[sl], sched, times, out_order, weights=W[sl]), None
+
+    conc = np.empty((N, times.size, len(analytes)))
+    amts = np.empty((N, times.size, n)) if keep_amounts else None
+    if workers > 1 and len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results: Iterator[tuple[slice, FloatArray, FloatArray | None]] = pool.map(run, chunks)
+            for sl, c, a in results:
+                conc[sl] = c
+                if amts is not None and a is not None:
+                    amts[sl] = a
+    else:
+        for sl in chunks:
+            _, c, a = run(sl)
+            conc[sl] = c
+            if amts is not None and a is not None:
+                amts[sl] = a
+    return RegimenResult(
+        spec=spec,
+        time_h=times,
+        conc={a: conc[:, :, j] for j, a in enumerate(analytes)},
+        params=p,
+        amounts=amts,
+    )
+
+
+def _chunks(n: int, size: int) -> Iterator[slice]:
+    for a in range(0, n, size):
+        yield slice(a, min(n, a + size))
+
+
+def _take_template(tpl: RecordTemplate, sl: slice, N: int) -> RecordTemplate:
+    def cut(a: FloatArray) -> FloatArray:
+        return a[sl] if a.shape[0] == N and N > 1 else a
+
+    return RecordTemplate(
+        time=tpl.time, evid=tpl.evid, cmt=tpl.cmt, amt=cut(tpl.amt), rate=cut(tpl.rate),
+        ii=tpl.ii, addl=tpl.addl, ss=tpl.ss, f=cut(tpl.f), lag=cut(tpl.lag),
+        mrate=cut(tpl.mrate), mdur=cut(tpl.mdur), epoch=tpl.epoch,
+        record_numbers=tpl.record_numbers, subject=tpl.subject,
+    )
+
+
+def _regimen_template(
+    spec: ModelSpec, regimen: Regimen, p: Mapping[str, FloatArray], N: int, weight: FloatArray | None
+) -> RecordTemplate:
+    rows: list[dict[str, Any]] = []
+    for dose in regimen.doses:
+        route = spec.get_route(dose.route)
+        if dose.tinf_h > 0 and not route.infusion:
+            raise EventError(
+                f"route {dose.route!r} of model {spec.id} is not an infusion route: drop the duration"
+            )
+        if dose.per_kg and weight is None:
+            raise EventError("a per-kg dose needs the body weight: give the covariate WT (kg)")
+        amt = dose.amt * weight if dose.per_kg and weight is not None else np.full(N, dose.amt)
+        per_kg_amt = np.asarray(amt, dtype=float)
+        if not spec.generic and np.any(per_kg_amt > 1000.0):
+            warnings.warn(
+                f"dose {float(np.max(per_kg_amt)):g} mg is far above any clinical single dose of "
+                "ketamine (>1 g); check the dose and its unit",
+                PlausibilityWarning,
+                stacklevel=3,
+            )
+        for inp in route.inputs:
+            cmt = spec.get_compartment_index(inp.cmt)
+            f = _route_value(p, inp.F, N, 1.0)
+            lag = _route_value(p, inp.lag, N, 0.0)
+            if inp.duration is not None:
+                if dose.tinf_h > 0:
+                    raise EventError(
+                        f"route {dose.route!r} has a modelled absorption duration; do not give a duration"
+                    )
+                rate, mrate, mdur = np.full(N, -2.0), np.full(N, np.nan), _route_value(p, inp.duration, N, np.nan)
+            elif inp.rate is not None:
+                rate, mrate, mdur = np.full(N, -1.0), _route_value(p, inp.rate, N, np.nan), np.full(N, np.nan)
+            elif dose.tinf_h > 0:
+                rate, mrate, mdur = np.full(N, -2.0), np.full(N, np.nan), np.full(N, dose.tinf_h)
+            else:
+                rate, mrate, mdur = np.zeros(N), np.full(N, np.nan), np.full(N, np.nan)
+            rows.append(dict(time=dose.time_h, cmt=cmt, amt=per_kg_amt, rate=rate, ii=dose.ii_h,
+                             addl=dose.addl, f=f, lag=lag, mrate=mrate, mdur=mdur))
+    rows.sort(key=lambda r: r["time"])
+    nrec = len(rows)
+
+    def stack(key: str) -> FloatArray:
+        return np.stack([np.broadcast_to(np.asarray(r[key], dtype=float), (N,)) for r in rows], axis=1)
+
+    return RecordTemplate(
+        time=np.array([r["time"] for r in rows], dtype=float),
+        evid=np.ones(nrec, dtype=np.int64),
+        cmt=np.array([r["cmt"] for r in rows], dtype=np.int64),
+        amt=stack("amt"),
+        rate=stack("rate"),
+        ii=np.array([r["ii"] for r in rows], dtype=float),
+        addl=np.array([r["addl"] for r in rows], dtype=np.int64),
+        ss=np.zeros(nrec, dtype=np.int64),
+        f=stack("f"),
+        lag=stack("lag"),
+        mrate=stack("mrate"),
+        mdur=stack("mdur"),
+        epoch=np.zeros(nrec, dtype=np.int64),
+        record_numbers=np.arange(1, nrec + 1, dtype=np.int64),
+    )
+
+
+def _route_value(p: Mapping[str, FloatArray], ref: str | float | None, N: int, default: float) -> FloatArray:
+    if ref is None:
+        return np.full(N, default)
+    if isinstance(ref, str):
+        if ref not in p:
+            raise ParameterError(f"route parameter {ref} is not defined")
+        return np.broadcast_to(np.asarray(p[ref], dtype=float), (N,))
+    if not math.isfinite(float(ref)):
+        raise ParameterError(f"route value {ref} is not finite")
+    return np.full(N, float(ref))

@@ -1,0 +1,294 @@
+"""Compile dosing records into per-subject event arrays (the solver's input).
+
+This module turns a *template* of NONMEM records (shared by a group of subjects) plus per-subject
+dose modifiers (bioavailability, lag, modelled rate or duration, amounts) into a
+:class:`Schedule`: arrays of shape ``(subjects, events)`` sorted per subject by time, each event
+being a bolus, a change of zero-order input rate, a reset, a steady-state setting or a switch of
+parameter epoch. Everything here is in plain canonical floats (no units).
+
+Event order at equal times (NONMEM-like): for record ``r`` of a subject, first its reset or
+parameter switch, then its steady-state setting, then its dose (when not lagged), then its
+output; events implied by earlier records (additional doses, lagged doses, infusion ends) come
+after every record at the same time. A reset (EVID 3/4, SS=1) cancels everything scheduled by
+earlier records that has not yet happened: infusions in progress, lagged and additional doses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from ketasim.errors import EventError
+
+__all__ = ["RecordTemplate", "Schedule", "compile_schedule"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_IMPLIED = 1 << 40  # order of implied events: after every record at the same time
+
+
+@dataclass(frozen=True)
+class RecordTemplate:
+    """Records shared by a group of subjects; per-subject values broadcast to ``(N, nrec)``.
+
+    Parameters
+    ----------
+    time : (nrec,) float, model time unit
+    evid : (nrec,) int
+    cmt : (nrec,) int, 0-based compartment of each dose
+    amt : (N|1, nrec) float, amount
+    rate : (N|1, nrec) float, NONMEM RATE item (>0, 0, -1, -2)
+    ii : (nrec,) float
+    addl : (nrec,) int
+    ss : (nrec,) int
+    f, lag, mrate, mdur : (N|1, nrec) float
+        Bioavailability, lag time, modelled rate (RATE=-1) and duration (RATE=-2) of each record's
+        dose compartment; NaN where the model gives none.
+    epoch : (nrec,) int
+        Parameter epoch in force from each record on (all 0 when parameters are constant).
+    record_numbers : (nrec,) int
+        1-based record numbers for messages; ``subject`` names the group in messages.
+    """
+
+    time: FloatArray
+    evid: IntArray
+    cmt: IntArray
+    amt: FloatArray
+    rate: FloatArray
+    ii: FloatArray
+    addl: IntArray
+    ss: IntArray
+    f: FloatArray
+    lag: FloatArray
+    mrate: FloatArray
+    mdur: FloatArray
+    epoch: IntArray
+    record_numbers: IntArray
+    subject: object = None
+
+
+@dataclass
+class Schedule:
+    """Per-subject sorted events; every array has shape ``(N, E)``.
+
+    ``bolus_cmt``/``rate_cmt``/``ss_cmt`` are -1 where the event has no such part;
+    ``epoch`` is -1 where the event keeps the current parameter epoch.
+    """
+
+    time: FloatArray
+    order: IntArray
+    bolus_cmt: IntArray
+    bolus_amt: FloatArray
+    rate_cmt: IntArray
+    rate_delta: FloatArray
+    reset: npt.NDArray[np.bool_]
+    ss_mode: IntArray
+    ss_cmt: IntArray
+    ss_amt: FloatArray
+    ss_rate: FloatArray
+    ss_dur: FloatArray
+    ss_ii: FloatArray
+    ss_lag: FloatArray
+    epoch: IntArray
+
+    @property
+    def n_subjects(self) -> int:
+        return int(self.time.shape[0])
+
+    @property
+    def n_events(self) -> int:
+        return int(self.time.shape[1])
+
+    def take(self, rows: npt.NDArray[np.intp] | slice) -> Schedule:
+        """Subset of subjects."""
+        return Schedule(**{k: getattr(self, k)[rows] for k in _FIELDS})
+
+    def has_uniform_times(self) -> bool:
+        """True when every subject has the same event times and order (fast output path)."""
+        t, o = self.time, self.order
+        return bool(np.array_equal(t, np.broadcast_to(t[:1], t.shape), equal_nan=True)
+                    and np.array_equal(o, np.broadcast_to(o[:1], o.shape)))
+
+
+_FIELDS = (
+    "time", "order", "bolus_cmt", "bolus_amt", "rate_cmt", "rate_delta", "reset", "ss_mode",
+    "ss_cmt", "ss_amt", "ss_rate", "ss_dur", "ss_ii", "ss_lag", "epoch",
+)
+
+
+class _Builder:
+    """Collects event columns (each a (N,) array) before stacking."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.cols: dict[str, list[FloatArray]] = {k: [] for k in (*_FIELDS, "origin")}
+
+    def add(self, *, time: object, order: object, origin: int, **parts: object) -> None:
+        n = self.n
+        defaults: dict[str, object] = {
+            "bolus_cmt": -1, "bolus_amt": 0.0, "rate_cmt": -1, "rate_delta": 0.0, "reset": False,
+            "ss_mode": 0, "ss_cmt": -1, "ss_amt": 0.0, "ss_rate": 0.0, "ss_dur": 0.0, "ss_ii": 0.0,
+            "ss_lag": 0.0, "epoch": -1,
+        }
+        defaults.update(parts)
+        defaults["time"] = time
+        defaults["order"] = order
+        defaults["origin"] = origin
+        for k, v in defaults.items():
+            self.cols[k].append(np.broadcast_to(np.asarray(v), (n,)))
+
+    def build(self) -> tuple[dict[str, npt.NDArray[np.generic]], IntArray]:
+        out: dict[str, npt.NDArray[np.generic]] = {}
+        for k, v in self.cols.items():
+            out[k] = np.stack(v, axis=1) if v else np.zeros((self.n, 0))
+        origin = out.pop("origin").astype(np.int64)
+        return out, origin
+
+
+def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
+    """Compile a record template for ``n_subjects`` subjects into a sorted :class:`Schedule`.
+
+    Raises
+    ------
+    EventError
+        Naming the record, for a dose whose modelled rate/duration is missing or not positive,
+        a bioavailability that is negative or not finite, a lag that is negative or not below
+        the interval of a steady-state dose.
+    """
+    N = n_subjects
+    nrec = len(tpl.time)
+
+    def per(a: FloatArray, r: int) -> FloatArray:
+        return np.broadcast_to(np.asarray(a, dtype=float), (N, nrec))[:, r]
+
+    b = _Builder(N)
+    # initial no-op event: the state before anything is zero at the first record time
+    b.add(time=tpl.time[0] if nrec else 0.0, order=-1, origin=-1, epoch=int(tpl.epoch[0]) if nrec else 0)
+    epochs_vary = bool(nrec and np.any(tpl.epoch != tpl.epoch[0]))
+    resets: list[tuple[int, float, int]] = []  # (record, time, order)
+    for r in range(nrec):
+        t = float(tpl.time[r])
+        ev = int(tpl.evid[r])
+        base = 4 * r
+        recno = int(tpl.record_numbers[r])
+
+        def err(msg: str, recno: int = recno) -> EventError:
+            return EventError(msg, record=recno, subject=tpl.subject)
+
+        is_reset = ev in (3, 4)
+        if is_reset or (epochs_vary and (r == 0 or tpl.epoch[r] != tpl.epoch[r - 1])):
+            b.add(time=t, order=base, origin=r, reset=is_reset, epoch=int(tpl.epoch[r]))
+            if is_reset:
+                resets.append((r, t, base))
+        if ev not in (1, 4):
+            continue
+        cmt = int(tpl.cmt[r])
+        amt = per(tpl.amt, r)
+        rate_item = per(tpl.rate, r)
+        f = per(tpl.f, r)
+        lag = per(tpl.lag, r)
+        if np.any(~np.isfinite(f) | (f < 0)):
+            raise err(f"bioavailability F={_first_bad(f)} must be >= 0 and finite")
+        if np.any(~np.isfinite(lag) | (lag < 0)):
+            raise err(f"lag time {_first_bad(lag)} must be >= 0 and finite")
+        ii = float(tpl.ii[r])
+        addl = int(tpl.addl[r])
+        ss = int(tpl.ss[r])
+        famt = f * amt
+        # --- infusion rate and duration, NONMEM rules -----------------------------------------
+        rate_code = rate_item[0] if np.all(rate_item == rate_item[0]) else None
+        if rate_code is None and np.any(np.isin(rate_item, (-1.0, -2.0))):
+            raise err("RATE=-1/-2 must be the same for all subjects of a record")
+        if rate_code == -1:
+            rate = per(tpl.mrate, r)
+            if np.any(~np.isfinite(rate) | (rate <= 0)):
+                raise err("RATE=-1 needs a modelled rate parameter R (> 0) for this compartment")
+            dur = famt / rate
+        elif rate_code == -2:
+            dur = per(tpl.mdur, r)
+            if np.any(~np.isfinite(dur) | (dur <= 0)):
+                raise err("RATE=-2 needs a modelled duration parameter D (> 0) for this compartment")
+            rate = famt / dur
+        else:
+            rate = rate_item
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dur = np.where(rate > 0, famt / np.where(rate > 0, rate, 1.0), 0.0)
+        infusion = bool(np.any(rate > 0))
+        if infusion and not np.all(rate > 0):
+            raise err("a record must be an infusion for all subjects or for none")
+        ss_const = ss > 0 and ii == 0  # AMT=0, RATE>0: constant steady-state infusion
+        # --- steady state ------------------------------------------------------------------
+        if ss > 0:
+            if not ss_const and np.any(lag >= ii):
+                raise err(f"lag time {float(np.max(lag))} is not shorter than II={ii}: "
+                          "steady state with ALAG >= II is not supported")
+            b.add(time=t, order=base + 1, origin=r, reset=(ss == 1), ss_mode=ss, ss_cmt=cmt,
+                  ss_amt=np.where(infusion, 0.0, famt), ss_rate=np.where(infusion, rate, 0.0),
+                  ss_dur=np.where(infusion, dur, 0.0), ss_ii=ii, ss_lag=lag)
+            if ss == 1:
+                resets.append((r, t, base + 1))
+            if ss_const:
+                b.add(time=t, order=base + 2, origin=r, rate_cmt=cmt, rate_delta=rate)
+                continue
+            if infusion:
+                # infusions of earlier (implied) doses still running at the record time continue
+                kmax = int(np.max(np.floor((dur + lag) / ii))) if np.any(dur > 0) else 0
+                for k in range(1, kmax + 1):
+                    s_k = k * ii - lag
+                    running = s_k < dur
+                    b.add(time=t, order=base + 2, origin=r, rate_cmt=cmt,
+                          rate_delta=np.where(running, rate, 0.0))
+                    b.add(time=np.where(running, t + dur - s_k, np.inf), order=_IMPLIED, origin=r,
+                          rate_cmt=cmt, rate_delta=np.where(running, -rate, 0.0))
+        # --- the dose and its additional doses ----------------------------------------------
+        for k in range(addl + 1):
+            start = t + k * ii + lag
+            own = (k == 0) & (lag == 0)
+            order = np.where(own, base + 2, _IMPLIED)
+            if infusion:
+                b.add(time=start, order=order, origin=r, rate_cmt=cmt, rate_delta=rate)
+                b.add(time=start + dur, order=_IMPLIED, origin=r, rate_cmt=cmt, rate_delta=-rate)
+            else:
+                b.add(time=start, order=order, origin=r, bolus_cmt=cmt, bolus_amt=famt)
+    cols, origin = b.build()
+    time = cols["time"].astype(float)
+    order = cols["order"].astype(np.int64)
+    # --- resets cancel what earlier records scheduled after them ------------------------------
+    for rec, t_r, o_r in resets:
+        later = (time > t_r) | ((time == t_r) & (order > o_r))
+        cancel = (origin >= 0) & (origin < rec) & later
+        if np.any(cancel):
+            cols["bolus_amt"] = np.where(cancel, 0.0, cols["bolus_amt"])
+            cols["rate_delta"] = np.where(cancel, 0.0, cols["rate_delta"])
+    perm = np.lexsort((order, time), axis=-1)
+    take = {k: np.take_along_axis(np.asarray(v), perm, axis=1) for k, v in cols.items()}
+    return Schedule(
+        time=take["time"].astype(float),
+        order=take["order"].astype(np.int64),
+        bolus_cmt=take["bolus_cmt"].astype(np.int64),
+        bolus_amt=take["bolus_amt"].astype(float),
+        rate_cmt=take["rate_cmt"].astype(np.int64),
+        rate_delta=take["rate_delta"].astype(float),
+        reset=take["reset"].astype(bool),
+        ss_mode=take["ss_mode"].astype(np.int64),
+        ss_cmt=take["ss_cmt"].astype(np.int64),
+        ss_amt=take["ss_amt"].astype(float),
+        ss_rate=take["ss_rate"].astype(float),
+        ss_dur=take["ss_dur"].astype(float),
+        ss_ii=take["ss_ii"].astype(float),
+        ss_lag=take["ss_lag"].astype(float),
+        epoch=take["epoch"].astype(np.int64),
+    )
+
+
+def _first_bad(a: FloatArray) -> float:
+    bad = a[~np.isfinite(a) | (a < 0)]
+    return float(bad[0]) if bad.size else float("nan")
+
+
+def get_output_orders(n_records: int) -> IntArray:
+    """Order key of each record's output (after the record's own events)."""
+    return 4 * np.arange(n_records, dtype=np.int64) + 3

@@ -1,0 +1,488 @@
+"""Model structure and parameters: ModelSpec, compartments, flows, routes, built-in ``pk*`` models.
+
+A :class:`ModelSpec` is frozen and checked at construction. It owns the *structure* (named
+compartments in NONMEM order, first-order flows, metabolite formation, effect links, routes) and
+the *parameters* (typical values in canonical units, covariate expressions, IIV). It turns
+individual parameter arrays into the rate matrix ``K`` of ``dA/dt = K A + input``; it never
+integrates anything (that is :mod:`ketasim.solver`).
+
+Rate matrix
+-----------
+For a flow from compartment *s* with first-order rate ``k`` (``k = CL/V_s`` for a clearance):
+``K[s, s] -= k`` and, when it has a target *t*, ``K[t, s] += f * m * k`` with ``f`` the formation
+fraction (1 when absent) and ``m`` the molar-mass ratio ``MW_t / MW_s`` when *s* and *t* hold
+different analytes and the model's amount basis is molar (so each compartment holds mg of its
+own analyte). An effect link (``kind = "effect"``) adds ``K[e, s] += ke0 / V_s`` and
+``K[e, e] -= ke0`` without removing drug from *s*: the effect compartment holds a concentration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ketasim.errors import ModelError, ParameterError
+from ketasim.expressions import Expression, parse_expression
+from ketasim.units import get_molar_mass_g_per_mol
+
+__all__ = [
+    "BUILTIN_MODELS",
+    "Citation",
+    "Compartment",
+    "Covariate",
+    "Flow",
+    "Iiv",
+    "ModelSpec",
+    "Parameter",
+    "Route",
+    "RouteInput",
+    "get_builtin_model",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+COMPARTMENT_KINDS = ("depot", "central", "peripheral", "effect", "transit")
+SAMPLING_SITES = ("arterial", "venous", "mixed", "unknown", "none")
+
+
+@dataclass(frozen=True)
+class Compartment:
+    """A named compartment; ``volume`` names the individual parameter giving its volume."""
+
+    name: str
+    analyte: str | None = None
+    kind: str = "central"
+    volume: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.name.replace("_", "").isalnum():
+            raise ModelError(f"compartment name {self.name!r} must be letters, digits and _")
+        if self.kind not in COMPARTMENT_KINDS:
+            raise ModelError(
+                f"compartment {self.name}: kind {self.kind!r} not one of {', '.join(COMPARTMENT_KINDS)}"
+            )
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A first-order flow out of ``source`` (into ``target`` when given).
+
+    Exactly one of ``clearance`` (volume/time, divided by the source volume) or ``rate``
+    (1/time) names the driving parameter. ``fraction`` (a parameter name or a number) is the share
+    of the flow entering ``target``; the rest leaves the system. ``kind="effect"`` is a link to an
+    effect compartment that moves no drug.
+    """
+
+    source: str
+    target: str | None = None
+    clearance: str | None = None
+    rate: str | None = None
+    fraction: str | float | None = None
+    kind: str = "transfer"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("transfer", "effect"):
+            raise ModelError(f"flow from {self.source}: kind {self.kind!r} must be transfer or effect")
+        if self.clearance is None and self.rate is None:
+            raise ModelError(f"flow from {self.source}: give a clearance or a rate parameter")
+        if self.kind == "effect" and self.target is None:
+            raise ModelError(f"effect link from {self.source} needs a target effect compartment")
+
+
+@dataclass(frozen=True)
+class RouteInput:
+    """Where a share of a dose goes: compartment, bioavailability, lag and modelled rate/duration."""
+
+    cmt: str
+    F: str | float | None = None
+    lag: str | None = None
+    duration: str | None = None
+    rate: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route of administration: one or more inputs (e.g. first-pass metabolite formation)."""
+
+    name: str
+    inputs: tuple[RouteInput, ...]
+    infusion: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A typical value (theta): canonical value plus the value and unit as printed in the source."""
+
+    name: str
+    value: float
+    unit: str
+    published_value: float
+    published_unit: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """A covariate an expression may use, with its unit and reference (typical) value."""
+
+    name: str
+    unit: str
+    reference: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Iiv:
+    """Between-subject variability: ETA names and their omega (log-scale covariance) matrix."""
+
+    names: tuple[str, ...]
+    omega: tuple[tuple[float, ...], ...]
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        om = np.asarray(self.omega, dtype=float)
+        n = len(self.names)
+        if om.shape != (n, n):
+            raise ModelError(f"iiv.omega is {om.shape}, expected {n}x{n} for names {list(self.names)}")
+        if not np.all(np.isfinite(om)) or not np.allclose(om, om.T, rtol=0, atol=1e-12):
+            raise ModelError("iiv.omega must be a finite symmetric matrix")
+        if n and np.linalg.eigvalsh(om).min() < -1e-12:
+            raise ModelError("iiv.omega is not positive semi-definite (check the correlations)")
+
+    @property
+    def matrix(self) -> FloatArray:
+        """Omega as a numpy array (dimensionless, log scale)."""
+        return np.asarray(self.omega, dtype=float)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a model comes from."""
+
+    authors: str
+    year: int
+    title: str
+    journal: str
+    doi: str
+    where: str = ""
+    volume: str = ""
+    pages: str = ""
+
+    def format(self) -> str:
+        """One-line reference, e.g. ``Herd DW et al. (2007) Paediatr Anaesth. doi:...``."""
+        first = self.authors.split(",")[0].strip()
+        etal = " et al." if "," in self.authors else ""
+        return f"{first}{etal} ({self.year}) {self.journal}. doi:{self.doi}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A compartment model: structure, parameters and provenance. Frozen; validated on creation.
+
+    Parameters
+    ----------
+    id : str
+        Model id (``pk2``, ``herd_2007``).
+    compartments, flows, routes
+        Structure; compartment order is the NONMEM numbering (1-based).
+    thetas : mapping
+        Typical values in canonical units (h, mg, L, L/h, 1/h, mg/L; L/kg for per-weight).
+    individual : mapping of name to Expression
+        Individual parameters from thetas, covariates and ETAs (canonical units of the result).
+    free_parameters : tuple of str
+        Parameters with no expression, supplied by the user (generic ``pk*`` models).
+    generic : bool
+        True when the model takes bare numbers in the user's own consistent units.
+    """
+
+    id: str
+    name: str
+    compartments: tuple[Compartment, ...]
+    flows: tuple[Flow, ...]
+    routes: Mapping[str, Route] = field(default_factory=dict)
+    thetas: Mapping[str, Parameter] = field(default_factory=dict)
+    covariates: Mapping[str, Covariate] = field(default_factory=dict)
+    individual: Mapping[str, Expression] = field(default_factory=dict)
+    individual_units: Mapping[str, str] = field(default_factory=dict)
+    free_parameters: tuple[str, ...] = ()
+    defaults: Mapping[str, float] = field(default_factory=dict)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    iiv: Iiv | None = None
+    residual: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    drug: str = ""
+    generic: bool = False
+    amount_basis: str = "molar"
+    sampling: str = "unknown"
+    citation: Citation | None = None
+    population: Mapping[str, Any] = field(default_factory=dict)
+    validation: tuple[Mapping[str, Any], ...] = ()
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("routes", "thetas", "covariates", "individual", "individual_units",
+                     "defaults", "aliases", "residual", "population"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+        names = [c.name for c in self.compartments]
+        if not names:
+            raise ModelError(f"model {self.id}: no compartments")
+        if len(set(names)) != len(names):
+            raise ModelError(f"model {self.id}: duplicate compartment names {names}")
+        if self.amount_basis not in ("molar", "parent_mass"):
+            raise ModelError(f"model {self.id}: amount_basis must be 'molar' or 'parent_mass'")
+        if self.sampling not in SAMPLING_SITES:
+            raise ModelError(f"model {self.id}: sampling {self.sampling!r} not in {SAMPLING_SITES}")
+        known = set(self.get_parameter_names()) | set(self.aliases)
+        for c in self.compartments:
+            if c.volume is not None and c.volume not in known:
+                raise ModelError(f"model {self.id}: compartment {c.name} volume {c.volume!r} is not a parameter")
+        for f in self.flows:
+            for cmt in (f.source, f.target):
+                if cmt is not None and cmt not in names:
+                    raise ModelError(f"model {self.id}: flow names unknown compartment {cmt!r}")
+            for p in (f.clearance, f.rate, f.fraction if isinstance(f.fraction, str) else None):
+                if p is not None and p not in known:
+                    raise ModelError(f"model {self.id}: flow from {f.source} uses unknown parameter {p!r}")
+            if f.clearance is not None and f.rate is None:
+                if self.get_compartment(f.source).volume is None:
+                    raise ModelError(
+                        f"model {self.id}: flow by clearance {f.clearance} out of {f.source}, "
+                        "which has no volume"
+                    )
+            if f.kind == "effect" and self.get_compartment(str(f.target)).kind != "effect":
+                raise ModelError(f"model {self.id}: effect link target {f.target} is not of kind effect")
+        for r in self.routes.values():
+            for inp in r.inputs:
+                if inp.cmt not in names:
+                    raise ModelError(f"model {self.id}: route {r.name} uses unknown compartment {inp.cmt!r}")
+                for p in (inp.F if isinstance(inp.F, str) else None, inp.lag, inp.duration, inp.rate):
+                    if p is not None and p not in known:
+                        raise ModelError(f"model {self.id}: route {r.name} uses unknown parameter {p!r}")
+        for pname, expr in self.individual.items():
+            allowed = set(self.thetas) | set(self.covariates) | set(self.get_eta_names()) | set(self.individual)
+            unknown = expr.names - allowed
+            if unknown:
+                raise ModelError(
+                    f"model {self.id}: individual parameter {pname} = {expr.text!r} uses unknown "
+                    f"name(s) {', '.join(sorted(unknown))}"
+                )
+
+    # --- lookups ----------------------------------------------------------------------------
+    @property
+    def n_compartments(self) -> int:
+        """Number of compartments (state size)."""
+        return len(self.compartments)
+
+    def get_compartment(self, name: str) -> Compartment:
+        """Compartment by name (raises ModelError naming the known ones)."""
+        for c in self.compartments:
+            if c.name == name:
+                return c
+        raise ModelError(
+            f"model {self.id}: unknown compartment {name!r}; known: "
+            + ", ".join(c.name for c in self.compartments)
+        )
+
+    def get_compartment_index(self, name_or_number: str | int) -> int:
+        """0-based index of a compartment given by name or 1-based NONMEM number."""
+        if isinstance(name_or_number, (int, np.integer)):
+            k = int(name_or_number)
+            if not 1 <= k <= self.n_compartments:
+                raise ModelError(
+                    f"model {self.id}: compartment {k} does not exist (1..{self.n_compartments})"
+                )
+            return k - 1
+        return [c.name for c in self.compartments].index(self.get_compartment(name_or_number).name)
+
+    def get_default_dose_index(self) -> int:
+        """0-based index of the default dose compartment (first depot, else first central)."""
+        for kind in ("depot", "central"):
+            for i, c in enumerate(self.compartments):
+                if c.kind == kind:
+                    return i
+        return 0
+
+    def get_default_observation_index(self) -> int:
+        """0-based index of the default observation compartment (first central)."""
+        for i, c in enumerate(self.compartments):
+            if c.kind == "central":
+                return i
+        return 0
+
+    def get_eta_names(self) -> tuple[str, ...]:
+        """ETA names of the IIV block (empty when none)."""
+        return self.iiv.names if self.iiv else ()
+
+    def get_parameter_names(self) -> tuple[str, ...]:
+        """Names usable as individual parameters (expressions, free parameters and thetas)."""
+        return tuple(dict.fromkeys([*self.individual, *self.free_parameters, *self.thetas]))
+
+    def get_analytes(self) -> tuple[str, ...]:
+        """Analytes with an observable (central) compartment, in model order."""
+        out: list[str] = []
+        for c in self.compartments:
+            if c.kind == "central" and c.analyte and c.analyte not in out:
+                out.append(c.analyte)
+        return tuple(out)
+
+    def get_central_index(self, analyte: str) -> int:
+        """0-based index of the central compartment of ``analyte``."""
+        for i, c in enumerate(self.compartments):
+            if c.kind == "central" and c.analyte == analyte:
+                return i
+        raise ModelError(
+            f"model {self.id} has no analyte {analyte!r}; it has: {', '.join(self.get_analytes())}"
+        )
+
+    def get_route(self, name: str) -> Route:
+        """Route by name; an unsupported route is an error naming the supported ones."""
+        if name not in self.routes:
+            raise ModelError(
+                f"model {self.id} does not support route {name!r}; supported: "
+                + (", ".join(sorted(self.routes)) or "none")
+            )
+        return self.routes[name]
+
+    # --- derived ----------------------------------------------------------------------------
+    def with_parameters(self, **values: float) -> ModelSpec:
+        """Return a copy with typical values (thetas, canonical units) or defaults replaced."""
+        thetas = dict(self.thetas)
+        defaults = dict(self.defaults)
+        for k, v in values.items():
+            if k in thetas:
+                thetas[k] = replace(thetas[k], value=float(v))
+            elif k in self.free_parameters or k in self.aliases:
+                defaults[self.aliases.get(k, k)] = float(v)
+            else:
+                raise ParameterError(f"model {self.id} has no parameter {k!r}")
+        return replace(self, thetas=thetas, defaults=defaults)
+
+    def compute_rate_matrix(self, params: Mapping[str, Any]) -> FloatArray:
+        """Rate matrix K, shape ``(*batch, n, n)``, column = source compartment.
+
+        Parameters
+        ----------
+        params : mapping of str to float or array
+            Individual parameters in the model's units (canonical for library models); arrays
+            broadcast against each other and give the batch shape.
+
+        Returns
+        -------
+        ndarray, 1/time
+        """
+        n = self.n_compartments
+        idx = {c.name: i for i, c in enumerate(self.compartments)}
+        shape = np.broadcast_shapes(*(np.shape(v) for v in params.values())) if params else ()
+        K = np.zeros((*shape, n, n))
+        for f in self.flows:
+            s = idx[f.source]
+            k = self._flow_rate(f, params)
+            if f.kind == "effect":
+                t = idx[str(f.target)]
+                vol = self.get_compartment(f.source).volume
+                K[..., t, s] += k / _param(params, str(vol), self.id)
+                K[..., t, t] -= k
+                continue
+            K[..., s, s] -= k
+            if f.target is not None:
+                t = idx[f.target]
+                frac = 1.0 if f.fraction is None else (
+                    _param(params, f.fraction, self.id) if isinstance(f.fraction, str) else float(f.fraction)
+                )
+                K[..., t, s] += frac * self._stoichiometry(f.source, f.target) * k
+        return K
+
+    def _flow_rate(self, f: Flow, params: Mapping[str, Any]) -> Any:
+        if f.rate is not None and (f.clearance is None or f.rate in params):
+            return _param(params, f.rate, self.id)
+        vol = self.get_compartment(f.source).volume
+        return _param(params, str(f.clearance), self.id) / _param(params, str(vol), self.id)
+
+    def _stoichiometry(self, source: str, target: str) -> float:
+        a = self.get_compartment(source).analyte
+        b = self.get_compartment(target).analyte
+        if self.amount_basis != "molar" or a is None or b is None or a == b:
+            return 1.0
+        return get_molar_mass_g_per_mol(b) / get_molar_mass_g_per_mol(a)
+
+    def get_required_flow_parameters(self) -> set[str]:
+        """Parameter names the rate matrix needs (one of clearance/rate per flow)."""
+        need: set[str] = set()
+        for f in self.flows:
+            need.add(f.rate if f.rate is not None else str(f.clearance))
+            if f.clearance is not None and f.rate is None or f.kind == "effect":
+                need.add(str(self.get_compartment(f.source).volume))
+            if isinstance(f.fraction, str):
+                need.add(f.fraction)
+        return need
+
+
+def _param(params: Mapping[str, Any], name: str, model: str) -> Any:
+    try:
+        return params[name]
+    except KeyError:
+        raise ParameterError(f"model {model}: parameter {name} is not given") from None
+
+
+# --- built-in generic models --------------------------------------------------------------------
+def _pk(n_disp: int, depot: bool) -> ModelSpec:
+    cmts: list[Compartment] = []
+    if depot:
+        cmts.append(Compartment("DEPOT", None, "depot"))
+    cmts.append(Compartment("CENTRAL", "drug", "central", "V1"))
+    flows: list[Flow] = [Flow("CENTRAL", None, clearance="CL", rate="K10")]
+    free = ["CL", "V1"]
+    aliases: dict[str, str] = {"V": "V1", "Q": "Q2"}
+    for j in range(2, n_disp + 1):
+        name = f"PERIPH{j - 1}"
+        cmts.append(Compartment(name, "drug", "peripheral", f"V{j}"))
+        flows.append(Flow("CENTRAL", name, clearance=f"Q{j}", rate=f"K1{j}"))
+        flows.append(Flow(name, "CENTRAL", clearance=f"Q{j}", rate=f"K{j}1"))
+        free += [f"Q{j}", f"V{j}"]
+    free += ["K10", *[f"K1{j}" for j in range(2, n_disp + 1)], *[f"K{j}1" for j in range(2, n_disp + 1)]]
+    if depot:
+        flows.insert(0, Flow("DEPOT", "CENTRAL", rate="KA"))
+        free.append("KA")
+    if n_disp < 3:
+        aliases.pop("Q", None) if n_disp == 1 else None
+    label = f"pk{n_disp}{'_depot' if depot else ''}"
+    desc = f"{n_disp}-compartment linear model" + (" with first-order absorption depot" if depot else "")
+    routes = {"iv": Route("iv", (RouteInput("CENTRAL"),), infusion=True)}
+    if depot:
+        routes["extravascular"] = Route("extravascular", (RouteInput("DEPOT"),))
+    return ModelSpec(
+        id=label,
+        name=desc,
+        compartments=tuple(cmts),
+        flows=tuple(flows),
+        routes=routes,
+        free_parameters=tuple(free),
+        aliases=aliases,
+        generic=True,
+        drug="generic",
+        sampling="none",
+        notes="Generic model in the user's own consistent units (bare numbers, NONMEM style).",
+    )
+
+
+BUILTIN_MODELS: Mapping[str, ModelSpec] = MappingProxyType(
+    {m.id: m for m in (_pk(k, d) for d in (False, True) for k in (1, 2, 3))}
+)
+
+
+def get_builtin_model(name: str) -> ModelSpec:
+    """Built-in generic model ``pk1``, ``pk2``, ``pk3`` (IV) or ``pk1_depot`` ... ``pk3_depot``.
+
+    Parameters (bare numbers in any consistent units): ``CL``, ``V1`` (alias ``V``), ``Q2``
+    (alias ``Q``), ``V2``, ``Q3``, ``V3``, ``KA``; or micro-constants ``K10``, ``K12``, ``K21``,
+    ``K13``, ``K31`` with ``V1``. With a depot, NONMEM numbering puts DEPOT = 1, CENTRAL = 2.
+    Dose modifiers ``F<n>``, ``ALAG<n>``, ``R<n>``, ``D<n>`` apply to compartment ``n``.
+    """
+    if name not in BUILTIN_MODELS:
+        raise ModelError(f"unknown built-in model {name!r}; built-ins: {', '.join(BUILTIN_MODELS)}")
+    return BUILTIN_MODELS[name]

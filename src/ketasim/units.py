@@ -1,0 +1,235 @@
+"""Units: parsing, conversion to ketasim's canonical units, and analyte molar masses.
+
+This module owns every unit conversion in ketasim. Canonical internal units are
+h (time), mg (amount), L (volume), L/h (clearance), 1/h (rate constant), mg/h (infusion rate)
+and mg/L (concentration). Nothing else in the package multiplies by a conversion factor.
+
+It does *not* know about models or doses; it only turns quantities into canonical floats and back.
+
+Molar masses are computed from each analyte's molecular formula with the IUPAC standard atomic
+weights (conventional values), so ng/mL <-> nmol/L conversions trace to a primary source.
+
+References
+----------
+.. [1] Prohaska T, et al. Standard atomic weights of the elements 2021 (IUPAC Technical Report).
+   Pure Appl Chem 2022;94:573-600. doi:10.1515/pac-2019-0603 (Table of conventional values).
+.. [2] PubChem compound records: ketamine CID 3821 (C13H16ClNO); norketamine CID 123767
+   (C12H14ClNO); 6-hydroxynorketamine CID 10997475 (C12H14ClNO2); dehydronorketamine
+   CID 11390431 (C12H12ClNO).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import pint
+
+from ketasim.errors import UnitError
+
+__all__ = [
+    "CANONICAL",
+    "Q_",
+    "compute_molar_mass",
+    "convert_magnitude",
+    "dimensionality_of",
+    "get_molar_mass_g_per_mol",
+    "parse_quantity",
+    "to_canonical",
+    "to_unit",
+    "ureg",
+]
+
+ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+ureg.define("yr = 365.25 * day = y = years_ = year_")
+Q_ = ureg.Quantity
+
+#: canonical unit of each physical kind used in ketasim
+CANONICAL: dict[str, str] = {
+    "time": "h",
+    "amount": "mg",
+    "volume": "L",
+    "clearance": "L/h",
+    "rate_constant": "1/h",
+    "infusion_rate": "mg/h",
+    "conc": "mg/L",
+    "molar_conc": "nmol/L",
+    "mass": "kg",
+    "age": "yr",
+    "dose_per_mass": "mg/kg",
+    "rate_per_mass": "mg/kg/h",
+    "dimensionless": "",
+}
+
+# Conventional standard atomic weights, g/mol [1].
+_ATOMIC_WEIGHT_G_PER_MOL: dict[str, float] = {
+    "C": 12.011,
+    "H": 1.008,
+    "Cl": 35.45,
+    "N": 14.007,
+    "O": 15.999,
+}
+
+# Molecular formulas of the free bases [2]; enantiomers share the formula of the racemate.
+_FORMULA: dict[str, str] = {
+    "ketamine": "C13H16ClNO",
+    "norketamine": "C12H14ClNO",
+    "hnk": "C12H14ClNO2",
+    "dhnk": "C12H12ClNO",
+}
+
+
+def compute_molar_mass(formula: str) -> float:
+    """Molar mass of a molecular formula, g/mol, from IUPAC conventional atomic weights.
+
+    Parameters
+    ----------
+    formula : str
+        Hill-style formula such as ``"C13H16ClNO"``.
+
+    Returns
+    -------
+    float, g/mol
+
+    Examples
+    --------
+    >>> round(compute_molar_mass("C13H16ClNO"), 2)
+    237.73
+    """
+    tokens = re.findall(r"([A-Z][a-z]?)(\d*)", formula)
+    if not tokens or "".join(a + n for a, n in tokens) != formula:
+        raise UnitError(f"cannot parse molecular formula {formula!r}")
+    total = 0.0
+    for element, count in tokens:
+        if element not in _ATOMIC_WEIGHT_G_PER_MOL:
+            raise UnitError(f"no atomic weight for element {element!r} in {formula!r}")
+        total += _ATOMIC_WEIGHT_G_PER_MOL[element] * (int(count) if count else 1)
+    return total
+
+
+def get_molar_mass_g_per_mol(analyte: str) -> float:
+    """Molar mass of an analyte id, g/mol (``s_``/``r_`` enantiomer prefixes allowed).
+
+    Examples
+    --------
+    >>> round(get_molar_mass_g_per_mol("s_norketamine"), 2)
+    223.7
+    """
+    base = analyte.removeprefix("s_").removeprefix("r_")
+    if base not in _FORMULA:
+        known = ", ".join(sorted(_FORMULA))
+        raise UnitError(f"unknown analyte {analyte!r}: known analytes are {known}")
+    return compute_molar_mass(_FORMULA[base])
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Any:
+    try:
+        q = ureg.Quantity(text.replace("µ", "u").replace("μ", "u"))
+    except Exception as exc:  # pint raises several unrelated types
+        raise UnitError(f"cannot read quantity {text!r}: {exc}") from None
+    return q
+
+
+def parse_quantity(value: Any, *, what: str = "value") -> Any:
+    """Turn ``"0.5 mg/kg"`` or a pint Quantity into a pint Quantity; a bare number is an error.
+
+    Parameters
+    ----------
+    value : str or pint.Quantity
+        Text with a number and a unit, or a Quantity.
+    what : str
+        Name of the input, used in error messages.
+
+    Raises
+    ------
+    UnitError
+        If ``value`` has no unit or cannot be read.
+    """
+    if isinstance(value, ureg.Quantity):
+        q = value
+    elif isinstance(value, str):
+        if not value.strip():
+            raise UnitError(f"{what}: empty text, expected a number with a unit such as '10 mg'")
+        q = _parse_text(value.strip())
+        if not isinstance(q, ureg.Quantity):
+            raise UnitError(f"{what} {value!r} has no unit: write e.g. '{value} mg'")
+    else:
+        raise UnitError(
+            f"{what} {value!r} has no unit: pass text such as '10 mg' or a pint Quantity"
+        )
+    return q
+
+
+def to_unit(value: Any, unit: str, *, what: str = "value", allow_dimensionless: bool = False) -> float:
+    """Convert a quantity (text or Quantity) to a float in ``unit``.
+
+    Parameters
+    ----------
+    value : str or pint.Quantity
+        The quantity to convert.
+    unit : str
+        Target unit, e.g. ``"mg"`` or ``"L/h"``; ``""`` for dimensionless.
+    what : str
+        Name of the input for messages.
+    allow_dimensionless : bool
+        Accept a bare number when ``unit`` is dimensionless.
+
+    Returns
+    -------
+    float, in ``unit``
+
+    Raises
+    ------
+    UnitError
+        If the value has no unit or a unit of another dimension.
+
+    Examples
+    --------
+    >>> to_unit("40 min", "h")
+    0.6666666666666666
+    """
+    if allow_dimensionless and unit == "" and isinstance(value, (int, float)):
+        return float(value)
+    q = parse_quantity(value, what=what)
+    if unit and q.unitless:
+        raise UnitError(f"{what} {value!r} has no unit: expected a quantity in {unit}, e.g. '1 {unit}'")
+    try:
+        return float(q.to(unit).magnitude)
+    except pint.DimensionalityError:
+        target = unit or "dimensionless"
+        raise UnitError(
+            f"{what} {q:~P} has the wrong unit: expected something convertible to {target}"
+        ) from None
+
+
+def to_canonical(value: Any, kind: str, *, what: str = "value") -> float:
+    """Convert a quantity to the canonical unit of ``kind`` (see :data:`CANONICAL`).
+
+    Examples
+    --------
+    >>> to_canonical("1.5 L/min", "clearance")
+    90.0
+    """
+    if kind not in CANONICAL:
+        raise UnitError(f"unknown quantity kind {kind!r}; known: {', '.join(sorted(CANONICAL))}")
+    return to_unit(value, CANONICAL[kind], what=what)
+
+
+def convert_magnitude(magnitude: float, from_unit: str, to_unit_: str, *, what: str = "value") -> float:
+    """Convert a bare magnitude between two units (both given as text)."""
+    try:
+        return float(Q_(magnitude, from_unit).to(to_unit_).magnitude)
+    except pint.DimensionalityError:
+        raise UnitError(f"{what}: cannot convert {from_unit!r} to {to_unit_!r}") from None
+    except Exception as exc:
+        raise UnitError(f"{what}: bad unit {from_unit!r} or {to_unit_!r}: {exc}") from None
+
+
+def dimensionality_of(unit: str) -> Any:
+    """Pint dimensionality of a unit text (raises UnitError for an unknown unit)."""
+    try:
+        return ureg.Unit(unit).dimensionality if unit else ureg.dimensionless.dimensionality
+    except Exception as exc:
+        raise UnitError(f"unknown unit {unit!r}: {exc}") from None
