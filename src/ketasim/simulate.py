@@ -13,11 +13,14 @@ in the user's own consistent units.
 
 from __future__ import annotations
 
+import functools
 import math
+import tomllib
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,7 @@ from ketasim.units import convert_magnitude, get_molar_mass_g_per_mol
 __all__ = [
     "DatasetResult",
     "RegimenResult",
+    "check_dose_plausibility",
     "compute_individual_parameters",
     "simulate_dataset",
     "simulate_regimen",
@@ -326,7 +330,13 @@ def simulate_dataset(
                 key = f"{m}{num}"
                 if key in p:
                     arr[r] = p[key][r]
-        _check_dose_plausibility(spec, cols["AMT"][dose], recnos[dose], ident)
+        if not spec.generic and np.any(dose):
+            wt = cv.get("WT")
+            check_dose_plausibility(
+                cols["AMT"][dose], np.where(cols["RATE"][dose] > 0, cols["RATE"][dose], 0.0),
+                None if wt is None else np.broadcast_to(np.asarray(wt, float), (nrec,))[dose],
+                f"ID {_fmt_id(ident)}",
+            )
         templates.append(RecordTemplate(
             time=cols["TIME"], evid=evid, cmt=cmt0, amt=cols["AMT"][None], rate=cols["RATE"][None],
             ii=cols["II"], addl=cols["ADDL"].astype(np.int64), ss=cols["SS"].astype(np.int64),
@@ -397,17 +407,53 @@ def _concat_schedules(scheds: Sequence[Schedule]) -> Schedule:
     return Schedule(**merged)
 
 
-def _check_dose_plausibility(spec: ModelSpec, amt: FloatArray, recnos: Any, ident: float) -> None:
-    if spec.generic or amt.size == 0:
-        return
-    # NOTE: 1 g of ketamine in one dose is above any labelled single dose (Ketalar label: up to
-    # 4.5 mg/kg IV, 13 mg/kg IM; 1 g is >10x a 70-kg IV induction dose).
-    big = amt > 1000.0
-    if np.any(big):
-        i = int(np.flatnonzero(big)[0])
+@functools.lru_cache(maxsize=1)
+def _plausibility_limits() -> dict[str, float]:
+    path = resources.files("ketasim.library") / "plausibility.toml"
+    with path.open("rb") as fh:
+        return {k: float(v) for k, v in tomllib.load(fh)["limits"].items()}
+
+
+def check_dose_plausibility(
+    amt_mg: FloatArray, rate_mg_per_h: FloatArray, weight_kg: FloatArray | float | None, what: str
+) -> None:
+    """Warn (PlausibilityWarning) for a dose far above the label's highest usual dose.
+
+    Parameters
+    ----------
+    amt_mg : array, mg
+        Single-dose amounts (bolus or extravascular); infusions are judged by their rate.
+    rate_mg_per_h : array, mg/h
+        Infusion rates (0 for a bolus).
+    weight_kg : array or float, kg, optional
+        Body weight; the limits file's reference weight when unknown.
+    what : str
+        Where the dose comes from, for the message.
+
+    Notes
+    -----
+    The limits and their source are in ``library/plausibility.toml`` (Ketalar label, section 2.2).
+    """
+    lim = _plausibility_limits()
+    wt = np.asarray(lim["reference_weight_kg"] if weight_kg is None else weight_kg, dtype=float)
+    factor = lim["warn_factor"]
+    max_single = factor * max(lim["iv_single_mg_per_kg"], lim["im_single_mg_per_kg"]) * wt
+    max_rate = factor * lim["infusion_mg_per_kg_per_min"] * 60.0 * wt
+    amt = np.asarray(amt_mg, dtype=float)
+    rate = np.asarray(rate_mg_per_h, dtype=float)
+    bolus = rate <= 0
+    if np.any(bolus & (amt > max_single)):
+        worst = float(np.max(np.where(bolus, amt, 0.0)))
         warnings.warn(
-            f"record {int(recnos[i])}, ID {_fmt_id(ident)}: dose {amt[i]:g} mg is far above any "
-            "clinical single dose of ketamine; check the unit (AMT is in mg)",
+            f"{what}: dose {worst:g} mg is more than {factor:g}x the highest labelled single dose "
+            f"({lim['im_single_mg_per_kg']:g} mg/kg); check the amount and its unit",
+            PlausibilityWarning,
+            stacklevel=3,
+        )
+    if np.any(rate > max_rate):
+        warnings.warn(
+            f"{what}: infusion rate {float(np.max(rate)):g} mg/h is more than {factor:g}x the fastest "
+            f"labelled rate ({lim['infusion_mg_per_kg_per_min']:g} mg/kg/min); check the rate and its unit",
             PlausibilityWarning,
             stacklevel=3,
         )
@@ -550,13 +596,10 @@ def _regimen_template(
             raise EventError("a per-kg dose needs the body weight: give the covariate WT (kg)")
         amt = dose.amt * weight if dose.per_kg and weight is not None else np.full(N, dose.amt)
         per_kg_amt = np.asarray(amt, dtype=float)
-        if not spec.generic and np.any(per_kg_amt > 1000.0):
-            warnings.warn(
-                f"dose {float(np.max(per_kg_amt)):g} mg is far above any clinical single dose of "
-                "ketamine (>1 g); check the dose and its unit",
-                PlausibilityWarning,
-                stacklevel=3,
-            )
+        if not spec.generic:
+            inf_rate = per_kg_amt / dose.tinf_h if dose.tinf_h > 0 else np.zeros(N)
+            check_dose_plausibility(np.where(dose.tinf_h > 0, 0.0, per_kg_amt), inf_rate, weight,
+                                    f"dose at {dose.time_h:g} h")
         for inp in route.inputs:
             cmt = spec.get_compartment_index(inp.cmt)
             f = _route_value(p, inp.F, N, 1.0)

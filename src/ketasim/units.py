@@ -193,7 +193,7 @@ def to_unit(value: Any, unit: str, *, what: str = "value", allow_dimensionless: 
     if allow_dimensionless and unit == "" and isinstance(value, (int, float)):
         return float(value)
     q = parse_quantity(value, what=what)
-    if unit and q.unitless:
+    if unit and str(q.units) == "dimensionless":
         raise UnitError(f"{what} {value!r} has no unit: expected a quantity in {unit}, e.g. '1 {unit}'")
     try:
         return float(q.to(unit).magnitude)

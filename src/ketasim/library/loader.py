@@ -40,7 +40,7 @@ from ketasim.units import Q_, convert_magnitude, dimensionality_of, to_unit, ure
 
 __all__ = ["canonical_unit_for", "list_models", "load_model", "load_model_file"]
 
-_NON_MODEL_FILES = {"effects", "modifiers"}
+_NON_MODEL_FILES = {"effects", "modifiers", "plausibility"}
 _INFUSION_ROUTES = {"iv"}
 
 # canonical unit for each dimensionality a parameter may have
