@@ -79,7 +79,9 @@ def _param_values(spec: ModelSpec, raw: dict[str, str]) -> dict[str, float]:
             if not np.isfinite(out[k]):
                 raise _UsageError(f"--param {k}={v}: not a finite number")
             if not spec.generic and k not in ("",):
-                unit = spec.individual_units.get(k) or (spec.thetas[k].unit if k in spec.thetas else None)
+                unit = spec.individual_units.get(k) or (
+                    spec.thetas[k].unit if k in spec.thetas else None
+                )
                 if unit:
                     raise UnitError(f"--param {k}={v} has no unit: write e.g. {k}='{v} {unit}'")
         except ValueError:
@@ -103,8 +105,8 @@ def _cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
         if args.dose is not None:
             raise _UsageError("give either a DATA.csv file or --dose, not both")
         data = read_nonmem_csv(args.data)
-        res = simulate_dataset(spec, data, params=params, method=args.method)
-        header, rows = res.to_table()
+        dres = simulate_dataset(spec, data, params=params, method=args.method)
+        header, rows = dres.to_table()
         if args.out:
             write_csv_atomic(args.out, header, rows)
             print(f"wrote {len(rows)} rows to {args.out}", file=out)
@@ -115,17 +117,22 @@ def _cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
         raise _UsageError("give a NONMEM DATA.csv file or a regimen with --dose")
     if spec.generic:
         raise _UsageError(f"generic model {spec.id} needs a NONMEM DATA.csv file, not --dose")
-    regimen = Regimen.from_quantities(args.dose, route=args.route, duration=args.duration,
-                                      every=args.every, count=args.count)
+    regimen = Regimen.from_quantities(
+        args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
+    )
     covs = _covariates(spec, args)
-    until = to_unit(args.until, "h", what="--until") if args.until else regimen.get_end_time_h() + 24.0
+    until = (
+        to_unit(args.until, "h", what="--until") if args.until else regimen.get_end_time_h() + 24.0
+    )
     if until <= 0:
         raise _UsageError(f"--until {args.until} must be after the first dose")
     step = to_unit(args.step, "h", what="--step") if args.step else max(1 / 60, until / 2000)
     if step <= 0:
         raise _UsageError("--step must be > 0")
     if until / step > 200_000:
-        raise _UsageError(f"--until/--step give {until / step:.0f} time points; use a coarser --step")
+        raise _UsageError(
+            f"--until/--step give {until / step:.0f} time points; use a coarser --step"
+        )
     times = np.arange(0.0, until + step / 2, step)
     res = simulate_regimen(spec, regimen, times, covariates=covs, params=params)
     unit = "nmol/L" if args.molar else "ng/mL"
@@ -156,13 +163,17 @@ def _covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, float]:
         if val is not None:
             given[name] = to_unit(val, unit, what=f"--{flag}")
     if args.sex is not None:
-        given["SEX"] = {"male": 0.0, "m": 0.0, "female": 1.0, "f": 1.0}.get(args.sex.lower(), np.nan)
+        given["SEX"] = {"male": 0.0, "m": 0.0, "female": 1.0, "f": 1.0}.get(
+            args.sex.lower(), np.nan
+        )
         if np.isnan(given["SEX"]):
             raise _UsageError(f"--sex {args.sex!r} must be male or female")
     for k, v in _parse_assignments(args.covariate, "--covariate").items():
         if k not in spec.covariates:
-            raise ModelError(f"model {spec.id} has no covariate {k!r}; covariates: "
-                             + (", ".join(spec.covariates) or "none"))
+            raise ModelError(
+                f"model {spec.id} has no covariate {k!r}; covariates: "
+                + (", ".join(spec.covariates) or "none")
+            )
         cu = spec.covariates[k].unit
         given[k] = to_unit(v, cu, what=f"--covariate {k}") if cu else float(v)
     covs: dict[str, float] = {}
@@ -171,8 +182,11 @@ def _covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, float]:
             covs[name] = given[name]
         else:
             covs[name] = cov.reference
-            print(f"note: {name} not given; using the model's reference {cov.reference:g} "
-                  f"{cov.unit}".rstrip(), file=sys.stderr)
+            print(
+                f"note: {name} not given; using the model's reference {cov.reference:g} "
+                f"{cov.unit}".rstrip(),
+                file=sys.stderr,
+            )
     extra = set(given) - set(spec.covariates)
     if extra - {"SEX", "AGE"}:
         raise ModelError(f"model {spec.id} does not use covariate(s) {', '.join(sorted(extra))}")
@@ -197,8 +211,11 @@ def _print_summary(res: RegimenResult, unit: str, out: TextIO) -> None:
         c = res.get_conc(a, unit)[0]
         cmax, tmax = compute_cmax(t, c)
         auc = compute_auc(t, c)
-        print(f"# {a:<16} {float(cmax.value):>12.4g} {float(tmax.value):>10.3g} "
-              f"{float(auc.value):>22.5g}", file=out)
+        print(
+            f"# {a:<16} {float(cmax.value):>12.4g} {float(tmax.value):>10.3g} "
+            f"{float(auc.value):>22.5g}",
+            file=out,
+        )
 
 
 def _print_rows(header: list[str], rows: list[list[float]], out: TextIO) -> None:
@@ -239,12 +256,18 @@ def _plot(res: RegimenResult, unit: str, path: str, title: str) -> None:
 
 # --- library commands ---------------------------------------------------------------------------
 def _cmd_models(args: argparse.Namespace, out: TextIO) -> int:
-    print(f"{'model':<18} {'drug':<17} {'routes':<28} {'analytes':<36} {'sampling':<9} source", file=out)
+    print(
+        f"{'model':<18} {'drug':<17} {'routes':<28} {'analytes':<36} {'sampling':<9} source",
+        file=out,
+    )
     for mid in list_models():
         m = load_model(mid)
         pop = m.population.get("description", "")
-        print(f"{mid:<18} {m.drug:<17} {','.join(m.routes):<28} {','.join(m.get_analytes()):<36} "
-              f"{m.sampling:<9} {m.citation.format() if m.citation else ''}", file=out)
+        print(
+            f"{mid:<18} {m.drug:<17} {','.join(m.routes):<28} {','.join(m.get_analytes()):<36} "
+            f"{m.sampling:<9} {m.citation.format() if m.citation else ''}",
+            file=out,
+        )
         if args.verbose:
             print(f"{'':<18} population: {pop}", file=out)
     print(f"built-in generic models: {', '.join(BUILTIN_MODELS)}", file=out)
@@ -256,32 +279,49 @@ def _cmd_model_show(args: argparse.Namespace, out: TextIO) -> int:
     print(f"{m.id}: {m.name}", file=out)
     if m.citation:
         c = m.citation
-        print(f"source: {c.authors} ({c.year}). {c.title}. {c.journal} {c.volume}:{c.pages}. "
-              f"doi:{c.doi}. {c.where}", file=out)
+        print(
+            f"source: {c.authors} ({c.year}). {c.title}. {c.journal} {c.volume}:{c.pages}. "
+            f"doi:{c.doi}. {c.where}",
+            file=out,
+        )
     print(f"drug: {m.drug}; sampling: {m.sampling}; amount basis: {m.amount_basis}", file=out)
     for k, v in m.population.items():
         print(f"population.{k}: {v}", file=out)
     print("compartments (NONMEM numbering):", file=out)
-    for i, c in enumerate(m.compartments, 1):
-        print(f"  {i:>2} {c.name:<14} {c.kind:<10} {c.analyte or '':<16} {c.volume or ''}", file=out)
-    print("routes: " + ", ".join(f"{r.name} -> {'+'.join(i.cmt for i in r.inputs)}" for r in m.routes.values()),
-          file=out)
+    for i, cm in enumerate(m.compartments, 1):
+        print(
+            f"  {i:>2} {cm.name:<14} {cm.kind:<10} {cm.analyte or '':<16} {cm.volume or ''}",
+            file=out,
+        )
+    print(
+        "routes: "
+        + ", ".join(f"{r.name} -> {'+'.join(i.cmt for i in r.inputs)}" for r in m.routes.values()),
+        file=out,
+    )
     if m.covariates:
         print("covariates:", file=out)
-        for c in m.covariates.values():
-            print(f"  {c.name:<10} {c.unit:<6} reference {c.reference:g} {c.note}", file=out)
+        for cv in m.covariates.values():
+            print(f"  {cv.name:<10} {cv.unit:<6} reference {cv.reference:g} {cv.note}", file=out)
     if m.thetas:
         print("parameters (as published -> canonical):", file=out)
         for p in m.thetas.values():
-            print(f"  {p.name:<10} {p.published_value:>10g} {p.published_unit:<8} -> {p.value:>10.5g} "
-                  f"{p.unit:<7} {p.source}", file=out)
+            print(
+                f"  {p.name:<10} {p.published_value:>10g} {p.published_unit:<8} "
+                f"-> {p.value:>10.5g} "
+                f"{p.unit:<7} {p.source}",
+                file=out,
+            )
     if m.individual:
         print("individual parameters:", file=out)
         for k, e in m.individual.items():
             print(f"  {k:<10} [{m.individual_units.get(k, '')}] = {e.text}", file=out)
     if m.iiv:
-        print(f"IIV omega (log scale) for {', '.join(m.iiv.names)}: diagonal "
-              + ", ".join(f"{x:.4g}" for x in np.diag(m.iiv.matrix)) + f"  [{m.iiv.source}]", file=out)
+        print(
+            f"IIV omega (log scale) for {', '.join(m.iiv.names)}: diagonal "
+            + ", ".join(f"{x:.4g}" for x in np.diag(m.iiv.matrix))
+            + f"  [{m.iiv.source}]",
+            file=out,
+        )
     if m.free_parameters:
         print("parameters (user-supplied): " + ", ".join(m.free_parameters), file=out)
     if m.notes:
@@ -293,11 +333,17 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from ketasim.validation import count_failed, format_markdown, run_validation
 
     results = run_validation(args.models or None)
-    print(f"{'model':<18} {'quantity':<58} {'published':>12} {'ketasim':>12} {'diff':>8} {'tol':>6}  status",
-          file=out)
+    print(
+        f"{'model':<18} {'quantity':<58} {'published':>12} {'ketasim':>12} "
+        f"{'diff':>8} {'tol':>6}  status",
+        file=out,
+    )
     for r in results:
-        print(f"{r.model:<18} {r.label[:58]:<58} {r.published:>12.5g} {r.computed:>12.5g} "
-              f"{100 * r.rel_diff:>+7.2f}% {100 * r.tolerance:>5.3g}%  {r.status}", file=out)
+        print(
+            f"{r.model:<18} {r.label[:58]:<58} {r.published:>12.5g} {r.computed:>12.5g} "
+            f"{100 * r.rel_diff:>+7.2f}% {100 * r.tolerance:>5.3g}%  {r.status}",
+            file=out,
+        )
     failed = count_failed(results)
     if args.markdown:
         tmp = Path(args.markdown).with_suffix(".tmp")
@@ -306,8 +352,11 @@ def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     known = sum(r.status == "known discrepancy" for r in results)
     if known:
         print(f"known discrepancies (documented in the model files): {known}", file=out)
-    print(f"validated: {len({r.model for r in results})} models, {len(results)} targets, {failed} failed",
-          file=out)
+    print(
+        f"validated: {len({r.model for r in results})} models, {len(results)} "
+        f"targets, {failed} failed",
+        file=out,
+    )
     return 0 if failed == 0 else 1
 
 
@@ -315,12 +364,33 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     outdir = Path(args.out_dir)
     outdir.mkdir(parents=True, exist_ok=True)
     model = "simons_2022"
-    print(f"ketasim demo: {model}, S-ketamine 0.25 mg/kg IV over 40 min (the S-enantiomer share of 0.5 mg/kg racemic), 70 kg adult", file=out)
-    ns = _build_parser().parse_args([
-        "simulate", model, "--dose", "0.25 mg/kg", "--route", "iv", "--duration", "40 min",
-        "--weight", "70 kg", "--until", "12 h", "--step", "5 min",
-        "--out", str(outdir / "demo.csv"), "--plot", str(outdir / "demo.png"),
-    ])
+    print(
+        f"ketasim demo: {model}, S-ketamine 0.25 mg/kg IV over 40 min (the "
+        "S-enantiomer share of 0.5 mg/kg racemic), 70 kg adult",
+        file=out,
+    )
+    ns = _build_parser().parse_args(
+        [
+            "simulate",
+            model,
+            "--dose",
+            "0.25 mg/kg",
+            "--route",
+            "iv",
+            "--duration",
+            "40 min",
+            "--weight",
+            "70 kg",
+            "--until",
+            "12 h",
+            "--step",
+            "5 min",
+            "--out",
+            str(outdir / "demo.csv"),
+            "--plot",
+            str(outdir / "demo.png"),
+        ]
+    )
     buf_rows: list[str] = []
 
     class _Capture:
@@ -410,8 +480,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
 
-    def show(message: Any, category: type[Warning], filename: str, lineno: int,
-             file: TextIO | None = None, line: str | None = None) -> None:
+    def show(
+        message: Any,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         label = category.__name__ if issubclass(category, KetasimWarning) else "warning"
         print(f"ketasim: {label}: {message}", file=sys.stderr)
 
@@ -424,8 +500,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             print(f"ketasim: error: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:
-            print(f"ketasim: error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}",
-                  file=sys.stderr)
+            print(
+                f"ketasim: error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}",
+                file=sys.stderr,
+            )
             return 2
 
 

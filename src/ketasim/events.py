@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ketasim.errors import DatasetError, EventError, UnitError
-from ketasim.units import to_unit
+from ketasim.units import parse_quantity, to_unit
 
 __all__ = [
     "STANDARD_COLUMNS",
@@ -173,7 +173,11 @@ def _check_records(ds: Dataset) -> None:
         _fail(ds, ~np.isfinite(c[name]), f"{name} is missing or not a number")
     for name in _INTEGER_COLUMNS:
         vals = c[name]
-        _fail(ds, np.isfinite(vals) & (vals != np.round(vals)), f"{name}={{{name}}} must be an integer")
+        _fail(
+            ds,
+            np.isfinite(vals) & (vals != np.round(vals)),
+            f"{name}={{{name}}} must be an integer",
+        )
     evid = c["EVID"]
     _fail(ds, ~np.isin(evid, (0, 1, 2, 3, 4)), "EVID={EVID} is not one of 0, 1, 2, 3, 4")
     ids = c["ID"]
@@ -214,11 +218,16 @@ def _check_records(ds: Dataset) -> None:
         "SS={SS} with II=0: a steady-state bolus or infusion needs the dosing interval II > 0 "
         "(only AMT=0 with RATE>0 means a constant steady-state infusion)",
     )
-    _fail(ds, dose & (ss > 0) & (rate == -1) & (amt == 0), "steady-state infusion cannot use RATE=-1")
-    _fail(ds, ~dose & (amt != 0) & np.isfinite(amt), "EVID={EVID} record has AMT={AMT}: set EVID=1 for a dose")
+    _fail(
+        ds,
+        ~dose & (amt != 0) & np.isfinite(amt),
+        "EVID={EVID} record has AMT={AMT}: set EVID=1 for a dose",
+    )
     cmt = c["CMT"]
     _fail(ds, ~np.isfinite(cmt), "CMT is not a number")
-    _fail(ds, cmt < 0, "CMT={CMT}: negative compartments (turning compartments off) are not supported")
+    _fail(
+        ds, cmt < 0, "CMT={CMT}: negative compartments (turning compartments off) are not supported"
+    )
     for name in ds.extra_columns:
         vals = c[name]
         _fail(ds, ~np.isfinite(vals), f"column {name} is missing or not a number")
@@ -308,7 +317,9 @@ def _parse_cell(cell: str, column: str, line: int) -> float:
     return value
 
 
-def write_csv_atomic(path: str | os.PathLike[str], header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def write_csv_atomic(
+    path: str | os.PathLike[str], header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
     """Write a CSV file so that it either appears complete or not at all.
 
     The rows are written to a temporary file in the same directory, which is renamed over
@@ -387,7 +398,8 @@ class Dose:
             raise EventError(f"{self.addl + 1} doses need an interval > 0 (got {self.ii_h} h)")
         if self.addl > 0 and self.tinf_h > self.ii_h:
             raise EventError(
-                f"infusion of {self.tinf_h} h is longer than the interval {self.ii_h} h between doses"
+                f"infusion of {self.tinf_h} h is longer than the interval "
+                f"{self.ii_h} h between doses"
             )
 
     def get_amount_mg(self, weight_kg: float | None) -> float:
@@ -444,6 +456,9 @@ class Regimen:
         start : str or Quantity
             Time of the first dose.
         """
+        q = parse_quantity(dose, what="dose")
+        if str(q.units) == "dimensionless" and "/" not in str(dose):
+            raise UnitError(f"dose {dose!r} has no unit: write e.g. '{dose} mg' or '{dose} mg/kg'")
         try:
             amt, per_kg = to_unit(dose, "mg", what="dose"), False
         except UnitError:

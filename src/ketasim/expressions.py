@@ -29,6 +29,7 @@ _FUNCS: dict[str, Callable[..., Any]] = {
     "min": np.minimum,
     "max": np.maximum,
 }
+_ARITY: dict[str, int] = {"exp": 1, "log": 1, "sqrt": 1, "abs": 1, "min": 2, "max": 2}
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
@@ -80,7 +81,21 @@ def parse_expression(text: str, *, what: str = "expression") -> Expression:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCS or node.keywords:
-                raise ModelError(f"{what}: only {', '.join(sorted(_FUNCS))} may be called in {text!r}")
+                raise ModelError(
+                    f"{what}: only {', '.join(sorted(_FUNCS))} may be called in {text!r}"
+                )
+            want = _ARITY[node.func.id]
+            if len(node.args) != want or any(isinstance(a, ast.Starred) for a in node.args):
+                raise ModelError(
+                    f"{what}: {node.func.id}() takes {want} argument(s), got "
+                    f"{len(node.args)} in {text!r}"
+                )
+        elif isinstance(node, ast.Compare):
+            for op in node.ops:
+                if type(op) not in _CMPOPS:
+                    raise ModelError(
+                        f"{what}: comparison {type(op).__name__} not allowed in {text!r}"
+                    )
         elif isinstance(node, ast.Name):
             if node.id not in _FUNCS:
                 names.add(node.id)
@@ -110,6 +125,7 @@ def parse_expression(text: str, *, what: str = "expression") -> Expression:
 
 def _eval(node: ast.expr, env: Mapping[str, Any], text: str) -> Any:
     if isinstance(node, ast.Constant):
+        assert isinstance(node.value, (int, float))
         return float(node.value)
     if isinstance(node, ast.Name):
         try:

@@ -36,7 +36,9 @@ def _check(time: FloatArray, conc: FloatArray) -> tuple[FloatArray, FloatArray]:
     t = np.asarray(time, dtype=float)
     c = np.asarray(conc, dtype=float)
     if t.ndim != 1 or c.shape[-1] != t.size:
-        raise ParameterError(f"time has {t.size} points but conc has {c.shape[-1]} on its last axis")
+        raise ParameterError(
+            f"time has {t.size} points but conc has {c.shape[-1]} on its last axis"
+        )
     if t.size and np.any(np.diff(t) < 0):
         raise ParameterError("time must be sorted ascending")
     return t, c
@@ -64,7 +66,9 @@ def compute_cmax(time: FloatArray, conc: FloatArray) -> tuple[Metric, Metric]:
     return Metric(cmax), Metric(t[i])
 
 
-def compute_auc(time: FloatArray, conc: FloatArray, window: tuple[float, float] | None = None) -> Metric:
+def compute_auc(
+    time: FloatArray, conc: FloatArray, window: tuple[float, float] | None = None
+) -> Metric:
     """AUC over ``window`` (h) by linear-up / log-down trapezoids, per subject.
 
     The window ends must lie on the grid's span; the profile is interpolated linearly at the
@@ -79,8 +83,10 @@ def compute_auc(time: FloatArray, conc: FloatArray, window: tuple[float, float] 
     if window is not None:
         a, b = window
         if not (t[0] <= a < b <= t[-1]):
-            return Metric(np.full(c.shape[:-1], np.nan),
-                          f"window [{a}, {b}] h is not inside the sampled span [{t[0]}, {t[-1]}] h")
+            return Metric(
+                np.full(c.shape[:-1], np.nan),
+                f"window [{a}, {b}] h is not inside the sampled span [{t[0]}, {t[-1]}] h",
+            )
         inner = (t > a) & (t < b)
         ca = _interp_last(t, c, a)
         cb = _interp_last(t, c, b)
@@ -112,7 +118,9 @@ def compute_terminal_half_life(time: FloatArray, conc: FloatArray, n_points: int
     tt = t[-n_points:]
     cc = c[..., -n_points:]
     if np.any(cc <= 0):
-        return Metric(np.full(c.shape[:-1], np.nan), "non-positive concentration in the terminal phase")
+        return Metric(
+            np.full(c.shape[:-1], np.nan), "non-positive concentration in the terminal phase"
+        )
     y = np.log(cc)
     tm = tt - tt.mean()
     slope = np.sum(tm * (y - y.mean(axis=-1, keepdims=True)), axis=-1) / np.sum(tm * tm)

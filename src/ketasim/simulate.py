@@ -93,7 +93,8 @@ def compute_individual_parameters(
     for name in spec.covariates:
         if name not in covariates:
             raise ParameterError(
-                f"model {spec.id}: covariate {name} ({spec.covariates[name].unit or 'dimensionless'})"
+                f"model {spec.id}: covariate {name} "
+                f"({spec.covariates[name].unit or 'dimensionless'})"
                 " is not given"
             )
         env[name] = np.asarray(covariates[name], dtype=float)
@@ -101,7 +102,9 @@ def compute_individual_parameters(
     if etas is not None:
         etas = np.atleast_2d(np.asarray(etas, dtype=float))
         if etas.shape[-1] != len(names):
-            raise ParameterError(f"model {spec.id}: {etas.shape[-1]} ETAs given, model has {len(names)}")
+            raise ParameterError(
+                f"model {spec.id}: {etas.shape[-1]} ETAs given, model has {len(names)}"
+            )
     for j, name in enumerate(names):
         env[name] = etas[:, j] if etas is not None else 0.0
     out: dict[str, Any] = {}
@@ -118,7 +121,9 @@ def compute_individual_parameters(
             with np.errstate(all="ignore"):
                 env[k] = out[k] = np.asarray(pending.pop(k).evaluate(env), dtype=float)
     if pending:
-        raise ModelError(f"model {spec.id}: circular individual parameter definitions: {sorted(pending)}")
+        raise ModelError(
+            f"model {spec.id}: circular individual parameter definitions: {sorted(pending)}"
+        )
     for name in spec.free_parameters:
         if name in env and name not in out:
             out[name] = np.asarray(env[name], dtype=float)
@@ -126,7 +131,9 @@ def compute_individual_parameters(
         out.setdefault(name, np.asarray(p.value))
     for k, v in out.items():
         if not np.all(np.isfinite(v)):
-            raise ParameterError(f"model {spec.id}: parameter {k} is not finite ({_first_nonfinite(v)})")
+            raise ParameterError(
+                f"model {spec.id}: parameter {k} is not finite ({_first_nonfinite(v)})"
+            )
     return out
 
 
@@ -137,8 +144,8 @@ def _first_nonfinite(v: FloatArray) -> float:
 
 def _is_modifier(name: str, spec: ModelSpec) -> bool:
     for m in _MODIFIERS:
-        if name.startswith(m) and name[len(m):].isdigit():
-            return 1 <= int(name[len(m):]) <= spec.n_compartments
+        if name.startswith(m) and name[len(m) :].isdigit():
+            return 1 <= int(name[len(m) :]) <= spec.n_compartments
     return False
 
 
@@ -167,7 +174,9 @@ def _check_parameters(spec: ModelSpec, p: Mapping[str, FloatArray]) -> None:
     for name in need:
         v = np.asarray(p[name])
         if np.any(v < 0):
-            raise ParameterError(f"model {spec.id}: parameter {name}={float(np.min(v))} is negative")
+            raise ParameterError(
+                f"model {spec.id}: parameter {name}={float(np.min(v))} is negative"
+            )
     for c in spec.compartments:
         if c.volume and c.volume in p and np.any(np.asarray(p[c.volume]) <= 0):
             raise ParameterError(f"model {spec.id}: volume {c.volume} of {c.name} must be > 0")
@@ -191,7 +200,13 @@ class DatasetResult:
 
     def to_table(self) -> tuple[list[str], list[list[float]]]:
         """Header and rows of the NONMEM-like output table."""
-        header = ["ID", "TIME", "EVID", *[f"A{i + 1}" for i in range(self.spec.n_compartments)], "CP"]
+        header = [
+            "ID",
+            "TIME",
+            "EVID",
+            *[f"A{i + 1}" for i in range(self.spec.n_compartments)],
+            "CP",
+        ]
         rows = np.column_stack([self.ids, self.time, self.evid, self.amounts, self.cp])
         return header, rows.tolist()
 
@@ -282,8 +297,11 @@ def simulate_dataset(
     n = spec.n_compartments
     params = {spec.aliases.get(k, k): v for k, v in (params or {}).items()}
     covariates = dict(covariates or {})
-    col_params = [c for c in data.extra_columns
-                  if spec.aliases.get(c, c) in spec.get_parameter_names() or _is_modifier(c, spec)]
+    col_params = [
+        c
+        for c in data.extra_columns
+        if spec.aliases.get(c, c) in spec.get_parameter_names() or _is_modifier(c, spec)
+    ]
     col_covs = [c for c in data.extra_columns if c in spec.covariates]
     templates: list[RecordTemplate] = []
     Ks: list[FloatArray] = []
@@ -319,10 +337,16 @@ def simulate_dataset(
             i = int(np.flatnonzero(bad)[0])
             raise EventError(
                 f"CMT={cmt[i]} does not exist in model {spec.id} (compartments 1..{n}: "
-                + ", ".join(c.name for c in spec.compartments) + ")",
-                record=int(recnos[i]), subject=_fmt_id(ident))
-        cmt0 = np.where(cmt > 0, cmt - 1, np.where(dose, spec.get_default_dose_index(),
-                                                   spec.get_default_observation_index()))
+                + ", ".join(c.name for c in spec.compartments)
+                + ")",
+                record=int(recnos[i]),
+                subject=_fmt_id(ident),
+            )
+        cmt0 = np.where(
+            cmt > 0,
+            cmt - 1,
+            np.where(dose, spec.get_default_dose_index(), spec.get_default_observation_index()),
+        )
         f, lag, mrate, mdur = (np.full(nrec, d) for d in (1.0, 0.0, np.nan, np.nan))
         for r in np.flatnonzero(dose):
             num = int(cmt0[r]) + 1
@@ -333,18 +357,37 @@ def simulate_dataset(
         if not spec.generic and np.any(dose):
             wt = cv.get("WT")
             check_dose_plausibility(
-                cols["AMT"][dose], np.where(cols["RATE"][dose] > 0, cols["RATE"][dose], 0.0),
+                cols["AMT"][dose],
+                np.where(cols["RATE"][dose] > 0, cols["RATE"][dose], 0.0),
                 None if wt is None else np.broadcast_to(np.asarray(wt, float), (nrec,))[dose],
                 f"ID {_fmt_id(ident)}",
             )
-        templates.append(RecordTemplate(
-            time=cols["TIME"], evid=evid, cmt=cmt0, amt=cols["AMT"][None], rate=cols["RATE"][None],
-            ii=cols["II"], addl=cols["ADDL"].astype(np.int64), ss=cols["SS"].astype(np.int64),
-            f=f[None], lag=lag[None], mrate=mrate[None], mdur=mdur[None],
-            epoch=epoch.astype(np.int64), record_numbers=recnos, subject=_fmt_id(ident)))
+        templates.append(
+            RecordTemplate(
+                time=cols["TIME"],
+                evid=evid,
+                cmt=cmt0,
+                amt=cols["AMT"][None],
+                rate=cols["RATE"][None],
+                ii=cols["II"],
+                addl=cols["ADDL"].astype(np.int64),
+                ss=cols["SS"].astype(np.int64),
+                f=f[None],
+                lag=lag[None],
+                mrate=mrate[None],
+                mdur=mdur[None],
+                epoch=epoch.astype(np.int64),
+                record_numbers=recnos,
+                subject=_fmt_id(ident),
+            )
+        )
         Ks.append(K)
-        vol = spec.get_compartment(spec.compartments[spec.get_default_observation_index()].name).volume
-        outs.append((cols["TIME"], get_output_orders(nrec), p[vol] if vol else np.full(nrec, np.nan)))
+        vol = spec.get_compartment(
+            spec.compartments[spec.get_default_observation_index()].name
+        ).volume
+        outs.append(
+            (cols["TIME"], get_output_orders(nrec), p[vol] if vol else np.full(nrec, np.nan))
+        )
     scheds = [compile_schedule(t, 1) for t in templates]
     sched = _concat_schedules(scheds)
     P = max(k.shape[0] for k in Ks)
@@ -375,13 +418,22 @@ def simulate_dataset(
     )
 
 
-def _ode_ragged(rhs: list[Any], n: int, sched: Schedule, outs: list[Any], rtol: float) -> FloatArray:
+def _ode_ragged(
+    rhs: list[Any], n: int, sched: Schedule, outs: list[Any], rtol: float
+) -> FloatArray:
     T = max(len(o[0]) for o in outs)
     res = np.zeros((len(outs), T, n))
     for i, o in enumerate(outs):
         k = len(o[0])
-        res[i, :k] = solve_ode(rhs[i], n, sched.take(slice(i, i + 1)), o[0],
-                               get_output_orders(k), rtol=rtol, atol=rtol * 1e-3)[0]
+        res[i, :k] = solve_ode(
+            rhs[i],
+            n,
+            sched.take(slice(i, i + 1)),
+            o[0],
+            get_output_orders(k),
+            rtol=rtol,
+            atol=rtol * 1e-3,
+        )[0]
     return res
 
 
@@ -391,8 +443,14 @@ def _fmt_id(x: float) -> object:
 
 def _concat_schedules(scheds: Sequence[Schedule]) -> Schedule:
     E = max(s.n_events for s in scheds)
-    pad_vals: dict[str, Any] = {"time": np.inf, "order": 1 << 50, "bolus_cmt": -1, "rate_cmt": -1,
-                                "ss_cmt": -1, "epoch": -1}
+    pad_vals: dict[str, Any] = {
+        "time": np.inf,
+        "order": 1 << 50,
+        "bolus_cmt": -1,
+        "rate_cmt": -1,
+        "ss_cmt": -1,
+        "epoch": -1,
+    }
     fields = list(Schedule.__dataclass_fields__)
     merged: dict[str, Any] = {}
     for name in fields:
@@ -401,7 +459,9 @@ def _concat_schedules(scheds: Sequence[Schedule]) -> Schedule:
             a = getattr(s, name)
             if a.shape[1] < E:
                 fill = pad_vals.get(name, 0)
-                a = np.concatenate([a, np.full((a.shape[0], E - a.shape[1]), fill, dtype=a.dtype)], 1)
+                a = np.concatenate(
+                    [a, np.full((a.shape[0], E - a.shape[1]), fill, dtype=a.dtype)], 1
+                )
             parts.append(a)
         merged[name] = np.concatenate(parts, axis=0)
     return Schedule(**merged)
@@ -452,8 +512,10 @@ def check_dose_plausibility(
         )
     if np.any(rate > max_rate):
         warnings.warn(
-            f"{what}: infusion rate {float(np.max(rate)):g} mg/h is more than {factor:g}x the fastest "
-            f"labelled rate ({lim['infusion_mg_per_kg_per_min']:g} mg/kg/min); check the rate and its unit",
+            f"{what}: infusion rate {float(np.max(rate)):g} mg/h is more than "
+            f"{factor:g}x the fastest "
+            f"labelled rate ({lim['infusion_mg_per_kg_per_min']:g} mg/kg/min); "
+            "check the rate and its unit",
             PlausibilityWarning,
             stacklevel=3,
         )
@@ -510,10 +572,12 @@ def simulate_regimen(
     N = max([1, *(np.shape(v)[0] for v in p.values() if np.ndim(v) >= 1)])
     for k, v in p.items():
         if np.ndim(v) > 1 or (np.ndim(v) == 1 and v.shape[0] not in (1, N)):
-            raise ParameterError(f"parameter {k} has shape {np.shape(v)}, expected ({N},) or scalar")
-    weight = None
-    if "WT" in (covariates or {}):
-        weight = np.broadcast_to(np.asarray(covariates["WT"], dtype=float), (N,))  # type: ignore[index]
+            raise ParameterError(
+                f"parameter {k} has shape {np.shape(v)}, expected ({N},) or scalar"
+            )
+    weight: FloatArray | None = None
+    if covariates is not None and "WT" in covariates:
+        weight = np.broadcast_to(np.asarray(covariates["WT"], dtype=np.float64), (N,))
     tpl = _regimen_template(spec, regimen, p, N, weight)
     n = spec.n_compartments
     analytes = spec.get_analytes()
@@ -524,8 +588,9 @@ def simulate_regimen(
         W[:, j, i] = 1.0 / np.broadcast_to(p[str(vol)], (N,))
     K = spec.compute_rate_matrix({k: np.broadcast_to(v, (N,)) for k, v in p.items()})[:, None]
     if chunk_size is None:
-        per_subject = max(1, times.size * max(n, 1) * 8 * 8)
-        chunk_size = max(1, min(N, int(64e6 // per_subject)))
+        # NOTE: about 128 MB of work arrays per chunk (outputs plus per-event states)
+        per_subject = max(1, times.size * (len(analytes) + n) * 8 * 2)
+        chunk_size = max(1, min(N, int(128e6 // per_subject)))
     out_order = np.full(times.size, _AFTER_EVERYTHING, dtype=np.int64)
     chunks = list(_chunks(N, chunk_size))
 
@@ -534,7 +599,8 @@ def simulate_regimen(
         m = sl.stop - sl.start
         sched = compile_schedule(sub, m)
         if method == "ode":
-            amounts = solve_ode([linear_rhs(k) for k in K[sl]], n, sched, times, out_order)
+            rhs: Any = [linear_rhs(k) for k in K[sl]]
+            amounts = solve_ode(rhs, n, sched, times, out_order)
             return sl, np.einsum("nmi,nti->ntm", W[sl], amounts), amounts if keep_amounts else None
         if keep_amounts:
             amounts = solve_linear(K[sl], sched, times, out_order)
@@ -546,16 +612,16 @@ def simulate_regimen(
     if workers > 1 and len(chunks) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results: Iterator[tuple[slice, FloatArray, FloatArray | None]] = pool.map(run, chunks)
-            for sl, c, a in results:
+            for sl, c, am in results:
                 conc[sl] = c
-                if amts is not None and a is not None:
-                    amts[sl] = a
+                if amts is not None and am is not None:
+                    amts[sl] = am
     else:
         for sl in chunks:
-            _, c, a = run(sl)
+            _, c, am = run(sl)
             conc[sl] = c
-            if amts is not None and a is not None:
-                amts[sl] = a
+            if amts is not None and am is not None:
+                amts[sl] = am
     return RegimenResult(
         spec=spec,
         time_h=times,
@@ -575,22 +641,38 @@ def _take_template(tpl: RecordTemplate, sl: slice, N: int) -> RecordTemplate:
         return a[sl] if a.shape[0] == N and N > 1 else a
 
     return RecordTemplate(
-        time=tpl.time, evid=tpl.evid, cmt=tpl.cmt, amt=cut(tpl.amt), rate=cut(tpl.rate),
-        ii=tpl.ii, addl=tpl.addl, ss=tpl.ss, f=cut(tpl.f), lag=cut(tpl.lag),
-        mrate=cut(tpl.mrate), mdur=cut(tpl.mdur), epoch=tpl.epoch,
-        record_numbers=tpl.record_numbers, subject=tpl.subject,
+        time=tpl.time,
+        evid=tpl.evid,
+        cmt=tpl.cmt,
+        amt=cut(tpl.amt),
+        rate=cut(tpl.rate),
+        ii=tpl.ii,
+        addl=tpl.addl,
+        ss=tpl.ss,
+        f=cut(tpl.f),
+        lag=cut(tpl.lag),
+        mrate=cut(tpl.mrate),
+        mdur=cut(tpl.mdur),
+        epoch=tpl.epoch,
+        record_numbers=tpl.record_numbers,
+        subject=tpl.subject,
     )
 
 
 def _regimen_template(
-    spec: ModelSpec, regimen: Regimen, p: Mapping[str, FloatArray], N: int, weight: FloatArray | None
+    spec: ModelSpec,
+    regimen: Regimen,
+    p: Mapping[str, FloatArray],
+    N: int,
+    weight: FloatArray | None,
 ) -> RecordTemplate:
     rows: list[dict[str, Any]] = []
     for dose in regimen.doses:
         route = spec.get_route(dose.route)
         if dose.tinf_h > 0 and not route.infusion:
             raise EventError(
-                f"route {dose.route!r} of model {spec.id} is not an infusion route: drop the duration"
+                f"route {dose.route!r} of model {spec.id} is not an infusion "
+                "route: drop the duration"
             )
         if dose.per_kg and weight is None:
             raise EventError("a per-kg dose needs the body weight: give the covariate WT (kg)")
@@ -598,8 +680,12 @@ def _regimen_template(
         per_kg_amt = np.asarray(amt, dtype=float)
         if not spec.generic:
             inf_rate = per_kg_amt / dose.tinf_h if dose.tinf_h > 0 else np.zeros(N)
-            check_dose_plausibility(np.where(dose.tinf_h > 0, 0.0, per_kg_amt), inf_rate, weight,
-                                    f"dose at {dose.time_h:g} h")
+            check_dose_plausibility(
+                np.where(dose.tinf_h > 0, 0.0, per_kg_amt),
+                inf_rate,
+                weight,
+                f"dose at {dose.time_h:g} h",
+            )
         for inp in route.inputs:
             cmt = spec.get_compartment_index(inp.cmt)
             f = _route_value(p, inp.F, N, 1.0)
@@ -607,22 +693,45 @@ def _regimen_template(
             if inp.duration is not None:
                 if dose.tinf_h > 0:
                     raise EventError(
-                        f"route {dose.route!r} has a modelled absorption duration; do not give a duration"
+                        f"route {dose.route!r} has a modelled absorption "
+                        "duration; do not give a duration"
                     )
-                rate, mrate, mdur = np.full(N, -2.0), np.full(N, np.nan), _route_value(p, inp.duration, N, np.nan)
+                rate, mrate, mdur = (
+                    np.full(N, -2.0),
+                    np.full(N, np.nan),
+                    _route_value(p, inp.duration, N, np.nan),
+                )
             elif inp.rate is not None:
-                rate, mrate, mdur = np.full(N, -1.0), _route_value(p, inp.rate, N, np.nan), np.full(N, np.nan)
+                rate, mrate, mdur = (
+                    np.full(N, -1.0),
+                    _route_value(p, inp.rate, N, np.nan),
+                    np.full(N, np.nan),
+                )
             elif dose.tinf_h > 0:
                 rate, mrate, mdur = np.full(N, -2.0), np.full(N, np.nan), np.full(N, dose.tinf_h)
             else:
                 rate, mrate, mdur = np.zeros(N), np.full(N, np.nan), np.full(N, np.nan)
-            rows.append(dict(time=dose.time_h, cmt=cmt, amt=per_kg_amt, rate=rate, ii=dose.ii_h,
-                             addl=dose.addl, f=f, lag=lag, mrate=mrate, mdur=mdur))
+            rows.append(
+                dict(
+                    time=dose.time_h,
+                    cmt=cmt,
+                    amt=per_kg_amt,
+                    rate=rate,
+                    ii=dose.ii_h,
+                    addl=dose.addl,
+                    f=f,
+                    lag=lag,
+                    mrate=mrate,
+                    mdur=mdur,
+                )
+            )
     rows.sort(key=lambda r: r["time"])
     nrec = len(rows)
 
     def stack(key: str) -> FloatArray:
-        return np.stack([np.broadcast_to(np.asarray(r[key], dtype=float), (N,)) for r in rows], axis=1)
+        return np.stack(
+            [np.broadcast_to(np.asarray(r[key], dtype=float), (N,)) for r in rows], axis=1
+        )
 
     return RecordTemplate(
         time=np.array([r["time"] for r in rows], dtype=float),
@@ -642,7 +751,9 @@ def _regimen_template(
     )
 
 
-def _route_value(p: Mapping[str, FloatArray], ref: str | float | None, N: int, default: float) -> FloatArray:
+def _route_value(
+    p: Mapping[str, FloatArray], ref: str | float | None, N: int, default: float
+) -> FloatArray:
     if ref is None:
         return np.full(N, default)
     if isinstance(ref, str):

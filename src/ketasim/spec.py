@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ketasim.errors import ModelError, ParameterError
-from ketasim.expressions import Expression, parse_expression
+from ketasim.expressions import Expression
 from ketasim.units import get_molar_mass_g_per_mol
 
 __all__ = [
@@ -64,7 +64,8 @@ class Compartment:
             raise ModelError(f"compartment name {self.name!r} must be letters, digits and _")
         if self.kind not in COMPARTMENT_KINDS:
             raise ModelError(
-                f"compartment {self.name}: kind {self.kind!r} not one of {', '.join(COMPARTMENT_KINDS)}"
+                f"compartment {self.name}: kind {self.kind!r} not one of "
+                f"{', '.join(COMPARTMENT_KINDS)}"
             )
 
 
@@ -87,7 +88,9 @@ class Flow:
 
     def __post_init__(self) -> None:
         if self.kind not in ("transfer", "effect"):
-            raise ModelError(f"flow from {self.source}: kind {self.kind!r} must be transfer or effect")
+            raise ModelError(
+                f"flow from {self.source}: kind {self.kind!r} must be transfer or effect"
+            )
         if self.clearance is None and self.rate is None:
             raise ModelError(f"flow from {self.source}: give a clearance or a rate parameter")
         if self.kind == "effect" and self.target is None:
@@ -96,7 +99,7 @@ class Flow:
 
 @dataclass(frozen=True)
 class RouteInput:
-    """Where a share of a dose goes: compartment, bioavailability, lag and modelled rate/duration."""
+    """Where a share of a dose goes: compartment, bioavailability, lag, modelled rate/duration."""
 
     cmt: str
     F: str | float | None = None
@@ -149,7 +152,9 @@ class Iiv:
         om = np.asarray(self.omega, dtype=float)
         n = len(self.names)
         if om.shape != (n, n):
-            raise ModelError(f"iiv.omega is {om.shape}, expected {n}x{n} for names {list(self.names)}")
+            raise ModelError(
+                f"iiv.omega is {om.shape}, expected {n}x{n} for names {list(self.names)}"
+            )
         if not np.all(np.isfinite(om)) or not np.allclose(om, om.T, rtol=0, atol=1e-12):
             raise ModelError("iiv.omega must be a finite symmetric matrix")
         if n and np.linalg.eigvalsh(om).min() < -1e-12:
@@ -225,8 +230,17 @@ class ModelSpec:
     notes: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("routes", "thetas", "covariates", "individual", "individual_units",
-                     "defaults", "aliases", "residual", "population"):
+        for name in (
+            "routes",
+            "thetas",
+            "covariates",
+            "individual",
+            "individual_units",
+            "defaults",
+            "aliases",
+            "residual",
+            "population",
+        ):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         names = [c.name for c in self.compartments]
         if not names:
@@ -240,31 +254,54 @@ class ModelSpec:
         known = set(self.get_parameter_names()) | set(self.aliases)
         for c in self.compartments:
             if c.volume is not None and c.volume not in known:
-                raise ModelError(f"model {self.id}: compartment {c.name} volume {c.volume!r} is not a parameter")
+                raise ModelError(
+                    f"model {self.id}: compartment {c.name} volume {c.volume!r} is not a parameter"
+                )
         for f in self.flows:
             for cmt in (f.source, f.target):
                 if cmt is not None and cmt not in names:
                     raise ModelError(f"model {self.id}: flow names unknown compartment {cmt!r}")
             for p in (f.clearance, f.rate, f.fraction if isinstance(f.fraction, str) else None):
                 if p is not None and p not in known:
-                    raise ModelError(f"model {self.id}: flow from {f.source} uses unknown parameter {p!r}")
-            if f.clearance is not None and f.rate is None:
-                if self.get_compartment(f.source).volume is None:
                     raise ModelError(
-                        f"model {self.id}: flow by clearance {f.clearance} out of {f.source}, "
-                        "which has no volume"
+                        f"model {self.id}: flow from {f.source} uses unknown parameter {p!r}"
                     )
+            if (
+                f.clearance is not None
+                and f.rate is None
+                and (self.get_compartment(f.source).volume is None)
+            ):
+                raise ModelError(
+                    f"model {self.id}: flow by clearance {f.clearance} out of {f.source}, "
+                    "which has no volume"
+                )
             if f.kind == "effect" and self.get_compartment(str(f.target)).kind != "effect":
-                raise ModelError(f"model {self.id}: effect link target {f.target} is not of kind effect")
+                raise ModelError(
+                    f"model {self.id}: effect link target {f.target} is not of kind effect"
+                )
         for r in self.routes.values():
             for inp in r.inputs:
                 if inp.cmt not in names:
-                    raise ModelError(f"model {self.id}: route {r.name} uses unknown compartment {inp.cmt!r}")
-                for p in (inp.F if isinstance(inp.F, str) else None, inp.lag, inp.duration, inp.rate):
+                    raise ModelError(
+                        f"model {self.id}: route {r.name} uses unknown compartment {inp.cmt!r}"
+                    )
+                for p in (
+                    inp.F if isinstance(inp.F, str) else None,
+                    inp.lag,
+                    inp.duration,
+                    inp.rate,
+                ):
                     if p is not None and p not in known:
-                        raise ModelError(f"model {self.id}: route {r.name} uses unknown parameter {p!r}")
+                        raise ModelError(
+                            f"model {self.id}: route {r.name} uses unknown parameter {p!r}"
+                        )
         for pname, expr in self.individual.items():
-            allowed = set(self.thetas) | set(self.covariates) | set(self.get_eta_names()) | set(self.individual)
+            allowed = (
+                set(self.thetas)
+                | set(self.covariates)
+                | set(self.get_eta_names())
+                | set(self.individual)
+            )
             unknown = expr.names - allowed
             if unknown:
                 raise ModelError(
@@ -391,8 +428,14 @@ class ModelSpec:
             K[..., s, s] -= k
             if f.target is not None:
                 t = idx[f.target]
-                frac = 1.0 if f.fraction is None else (
-                    _param(params, f.fraction, self.id) if isinstance(f.fraction, str) else float(f.fraction)
+                frac = (
+                    1.0
+                    if f.fraction is None
+                    else (
+                        _param(params, f.fraction, self.id)
+                        if isinstance(f.fraction, str)
+                        else float(f.fraction)
+                    )
                 )
                 K[..., t, s] += frac * self._stoichiometry(f.source, f.target) * k
         return K
@@ -415,7 +458,7 @@ class ModelSpec:
         need: set[str] = set()
         for f in self.flows:
             need.add(f.rate if f.rate is not None else str(f.clearance))
-            if f.clearance is not None and f.rate is None or f.kind == "effect":
+            if (f.clearance is not None and f.rate is None) or f.kind == "effect":
                 need.add(str(self.get_compartment(f.source).volume))
             if isinstance(f.fraction, str):
                 need.add(f.fraction)
@@ -444,14 +487,20 @@ def _pk(n_disp: int, depot: bool) -> ModelSpec:
         flows.append(Flow("CENTRAL", name, clearance=f"Q{j}", rate=f"K1{j}"))
         flows.append(Flow(name, "CENTRAL", clearance=f"Q{j}", rate=f"K{j}1"))
         free += [f"Q{j}", f"V{j}"]
-    free += ["K10", *[f"K1{j}" for j in range(2, n_disp + 1)], *[f"K{j}1" for j in range(2, n_disp + 1)]]
+    free += [
+        "K10",
+        *[f"K1{j}" for j in range(2, n_disp + 1)],
+        *[f"K{j}1" for j in range(2, n_disp + 1)],
+    ]
     if depot:
         flows.insert(0, Flow("DEPOT", "CENTRAL", rate="KA"))
         free.append("KA")
     if n_disp < 3:
         aliases.pop("Q", None) if n_disp == 1 else None
     label = f"pk{n_disp}{'_depot' if depot else ''}"
-    desc = f"{n_disp}-compartment linear model" + (" with first-order absorption depot" if depot else "")
+    desc = f"{n_disp}-compartment linear model" + (
+        " with first-order absorption depot" if depot else ""
+    )
     routes = {"iv": Route("iv", (RouteInput("CENTRAL"),), infusion=True)}
     if depot:
         routes["extravascular"] = Route("extravascular", (RouteInput("DEPOT"),))

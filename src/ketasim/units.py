@@ -41,7 +41,7 @@ __all__ = [
     "ureg",
 ]
 
-ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+ureg: Any = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 ureg.define("yr = 365.25 * day = y = years_ = year_")
 Q_ = ureg.Quantity
 
@@ -116,7 +116,7 @@ def get_molar_mass_g_per_mol(analyte: str) -> float:
     >>> round(get_molar_mass_g_per_mol("s_norketamine"), 2)
     223.7
     """
-    base = analyte.removeprefix("s_").removeprefix("r_")
+    base = analyte[2:] if analyte[:2] in ("s_", "r_") else analyte
     if base not in _FORMULA:
         known = ", ".join(sorted(_FORMULA))
         raise UnitError(f"unknown analyte {analyte!r}: known analytes are {known}")
@@ -126,13 +126,13 @@ def get_molar_mass_g_per_mol(analyte: str) -> float:
 @functools.lru_cache(maxsize=4096)
 def _parse_text(text: str) -> Any:
     try:
-        q = ureg.Quantity(text.replace("µ", "u").replace("μ", "u"))
+        q: Any = ureg.Quantity(text.replace("µ", "u").replace("μ", "u"))
     except Exception as exc:  # pint raises several unrelated types
         raise UnitError(f"cannot read quantity {text!r}: {exc}") from None
     return q
 
 
-def parse_quantity(value: Any, *, what: str = "value") -> Any:
+def parse_quantity(value: Any, *, what: str = "value", allow_bare: bool = False) -> Any:
     """Turn ``"0.5 mg/kg"`` or a pint Quantity into a pint Quantity; a bare number is an error.
 
     Parameters
@@ -154,6 +154,12 @@ def parse_quantity(value: Any, *, what: str = "value") -> Any:
             raise UnitError(f"{what}: empty text, expected a number with a unit such as '10 mg'")
         q = _parse_text(value.strip())
         if not isinstance(q, ureg.Quantity):
+            q = Q_(float(q), "dimensionless")
+        if (
+            not allow_bare
+            and str(q.units) == "dimensionless"
+            and not any(ch.isalpha() or ch == "%" for ch in value.replace("e", "").replace("E", ""))
+        ):
             raise UnitError(f"{what} {value!r} has no unit: write e.g. '{value} mg'")
     else:
         raise UnitError(
@@ -162,7 +168,9 @@ def parse_quantity(value: Any, *, what: str = "value") -> Any:
     return q
 
 
-def to_unit(value: Any, unit: str, *, what: str = "value", allow_dimensionless: bool = False) -> float:
+def to_unit(
+    value: Any, unit: str, *, what: str = "value", allow_dimensionless: bool = False
+) -> float:
     """Convert a quantity (text or Quantity) to a float in ``unit``.
 
     Parameters
@@ -192,9 +200,11 @@ def to_unit(value: Any, unit: str, *, what: str = "value", allow_dimensionless: 
     """
     if allow_dimensionless and unit == "" and isinstance(value, (int, float)):
         return float(value)
-    q = parse_quantity(value, what=what)
+    q = parse_quantity(value, what=what, allow_bare=(unit == ""))
     if unit and str(q.units) == "dimensionless":
-        raise UnitError(f"{what} {value!r} has no unit: expected a quantity in {unit}, e.g. '1 {unit}'")
+        raise UnitError(
+            f"{what} {value!r} has no unit: expected a quantity in {unit}, e.g. '1 {unit}'"
+        )
     try:
         return float(q.to(unit).magnitude)
     except pint.DimensionalityError:
@@ -217,7 +227,9 @@ def to_canonical(value: Any, kind: str, *, what: str = "value") -> float:
     return to_unit(value, CANONICAL[kind], what=what)
 
 
-def convert_magnitude(magnitude: float, from_unit: str, to_unit_: str, *, what: str = "value") -> float:
+def convert_magnitude(
+    magnitude: float, from_unit: str, to_unit_: str, *, what: str = "value"
+) -> float:
     """Convert a bare magnitude between two units (both given as text)."""
     try:
         return float(Q_(magnitude, from_unit).to(to_unit_).magnitude)

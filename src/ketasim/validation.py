@@ -75,16 +75,20 @@ def get_typical_covariates(spec: ModelSpec, given: Mapping[str, Any] | None) -> 
     for name, cov in spec.covariates.items():
         if given and name in given:
             v = given[name]
-            out[name] = float(v) if isinstance(v, (int, float)) else to_unit(
-                v, cov.unit or "", what=f"covariate {name}", allow_dimensionless=True
-            ) if cov.unit else float(parse_quantity(v, what=name).magnitude)
+            if isinstance(v, (int, float)):
+                out[name] = float(v)
+            elif cov.unit:
+                out[name] = to_unit(v, cov.unit, what=f"covariate {name}")
+            else:
+                out[name] = float(parse_quantity(v, what=name, allow_bare=True).magnitude)
         else:
             out[name] = cov.reference
     return out
 
 
-def compute_structural_quantity(spec: ModelSpec, quantity: str, analyte: str,
-                                covariates: Mapping[str, float]) -> tuple[float, str]:
+def compute_structural_quantity(
+    spec: ModelSpec, quantity: str, analyte: str, covariates: Mapping[str, float]
+) -> tuple[float, str]:
     """Clearance (L/h), Vss (L) or terminal half-life (h) of ``analyte``, from the rate matrix.
 
     Maths: for a unit bolus into the analyte's central compartment c (no input elsewhere),
@@ -94,7 +98,11 @@ def compute_structural_quantity(spec: ModelSpec, quantity: str, analyte: str,
     p = compute_individual_parameters(spec, covariates=covariates)
     K = spec.compute_rate_matrix({k: float(np.asarray(v).ravel()[0]) for k, v in p.items()})
     c = spec.get_central_index(analyte)
-    own = [i for i, cm in enumerate(spec.compartments) if cm.analyte == analyte and cm.kind not in ("depot", "effect")]
+    own = [
+        i
+        for i, cm in enumerate(spec.compartments)
+        if cm.analyte == analyte and cm.kind not in ("depot", "effect")
+    ]
     Ka = K[np.ix_(own, own)]
     ci = own.index(c)
     vol = float(np.asarray(p[str(spec.compartments[c].volume)]).ravel()[0])
@@ -134,7 +142,9 @@ def validate_target(spec: ModelSpec, target: Mapping[str, Any]) -> TargetResult:
             t_end = max(t_end, to_unit(target["window"][1], "h", what="window end"))
         if "time" in target:
             t_end = max(t_end, to_unit(target["time"], "h", what="time") + 1.0)
-        times = np.unique(np.concatenate([np.arange(0, 2.0, 1 / 600), np.arange(2.0, t_end + 1e-9, 1 / 60)]))
+        times = np.unique(
+            np.concatenate([np.arange(0, 2.0, 1 / 600), np.arange(2.0, t_end + 1e-9, 1 / 60)])
+        )
         extra = [to_unit(target["time"], "h", what="time")] if "time" in target else []
         if "window" in target:
             extra += [to_unit(x, "h", what="window") for x in target["window"]]
@@ -214,7 +224,11 @@ def format_markdown(results: list[TargetResult]) -> str:
     failed = count_failed(results)
     known = [r for r in results if r.status == "known discrepancy"]
     if known:
-        lines += ["", "Known discrepancies (published number not reproduced; reason from the model file):", ""]
+        lines += [
+            "",
+            "Known discrepancies (published number not reproduced; reason from the model file):",
+            "",
+        ]
         lines += [f"- {r.model}, {r.label}: {r.discrepancy}" for r in known]
     lines += ["", f"validated: {n_models} models, {len(results)} targets, {failed} failed", ""]
     return "\n".join(lines)

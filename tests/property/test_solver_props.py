@@ -41,16 +41,29 @@ SINK_MODEL = ModelSpec(
 
 
 @settings(max_examples=40, deadline=None)
-@given(cl=pos, v1=vol, q=pos, v2=vol, ka=pos, amt=dose, amt2=dose, rate=pos,
-       f=st.floats(min_value=0.0, max_value=1.0))
-def test_mass_balance_amounts_plus_eliminated_equal_bioavailable_dose(cl, v1, q, v2, ka, amt, amt2, rate, f):
+@given(
+    cl=pos,
+    v1=vol,
+    q=pos,
+    v2=vol,
+    ka=pos,
+    amt=dose,
+    amt2=dose,
+    rate=pos,
+    f=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_mass_balance_amounts_plus_eliminated_equal_bioavailable_dose(
+    cl, v1, q, v2, ka, amt, amt2, rate, f
+):
     recs = [
         {"TIME": 0, "AMT": amt, "EVID": 1, "CMT": 1, "F1": f},
         {"TIME": 1.5, "AMT": amt2, "RATE": rate, "EVID": 1, "CMT": 2, "F1": f},
         *obs(GRID, F1=f),
     ]
     recs.sort(key=lambda r: r["TIME"])
-    res = simulate_dataset(SINK_MODEL, make_dataset(recs), params=dict(CL=cl, V1=v1, Q=q, V2=v2, KA=ka))
+    res = simulate_dataset(
+        SINK_MODEL, make_dataset(recs), params=dict(CL=cl, V1=v1, Q=q, V2=v2, KA=ka)
+    )
     t = np.array([r["TIME"] for r in recs])
     given_iv = np.clip((t - 1.5) * rate, 0, amt2)
     expected = np.where(t >= 0, f * amt, 0) + given_iv
@@ -71,19 +84,30 @@ def test_superposition_of_two_doses(cl, v1, q, v2, a, b, t2):
         return res.cp[np.array([r["EVID"] == 0 for r in recs])]
 
     both = run([(0.0, a), (t2, b)])
-    np.testing.assert_allclose(both, run([(0.0, a)]) + run([(t2, b)]), rtol=1e-9, atol=1e-12 * (a + b))
+    np.testing.assert_allclose(
+        both, run([(0.0, a)]) + run([(t2, b)]), rtol=1e-9, atol=1e-12 * (a + b)
+    )
 
 
 @settings(max_examples=30, deadline=None)
-@given(cl=pos, v1=vol, ka=pos, amt=dose, ii=st.floats(min_value=0.5, max_value=12.0),
-       addl=st.integers(min_value=1, max_value=6))
+@given(
+    cl=pos,
+    v1=vol,
+    ka=pos,
+    amt=dose,
+    ii=st.floats(min_value=0.5, max_value=12.0),
+    addl=st.integers(min_value=1, max_value=6),
+)
 def test_addl_equals_explicit_doses(cl, v1, ka, amt, ii, addl):
     m = get_builtin_model("pk1_depot")
     p = dict(CL=cl, V1=v1, KA=ka)
     implied = make_dataset([{"TIME": 0, "AMT": amt, "EVID": 1, "II": ii, "ADDL": addl}, *obs(GRID)])
-    explicit = make_dataset(sorted(
-        [{"TIME": k * ii, "AMT": amt, "EVID": 1} for k in range(addl + 1)] + obs(GRID),
-        key=lambda r: (r["TIME"], r["EVID"] == 0)))
+    explicit = make_dataset(
+        sorted(
+            [{"TIME": k * ii, "AMT": amt, "EVID": 1} for k in range(addl + 1)] + obs(GRID),
+            key=lambda r: (r["TIME"], r["EVID"] == 0),
+        )
+    )
     a = simulate_dataset(m, implied, params=p).cp[1:]
     b_all = simulate_dataset(m, explicit, params=p)
     b = b_all.cp[b_all.evid == 0]
@@ -91,24 +115,43 @@ def test_addl_equals_explicit_doses(cl, v1, ka, amt, ii, addl):
 
 
 @settings(max_examples=30, deadline=None)
-@given(cl=pos, v1=vol, q=pos, v2=vol, rate=pos, t1=st.floats(min_value=0.1, max_value=10.0),
-       t2=st.floats(min_value=0.1, max_value=10.0))
+@given(
+    cl=pos,
+    v1=vol,
+    q=pos,
+    v2=vol,
+    rate=pos,
+    t1=st.floats(min_value=0.1, max_value=10.0),
+    t2=st.floats(min_value=0.1, max_value=10.0),
+)
 def test_two_back_to_back_infusions_equal_one(cl, v1, q, v2, rate, t1, t2):
     m = get_builtin_model("pk2")
     p = dict(CL=cl, V1=v1, Q=q, V2=v2)
     one = make_dataset([{"TIME": 0, "AMT": rate * (t1 + t2), "RATE": rate, "EVID": 1}, *obs(GRID)])
-    two = make_dataset(sorted([
-        {"TIME": 0, "AMT": rate * t1, "RATE": rate, "EVID": 1},
-        {"TIME": t1, "AMT": rate * t2, "RATE": rate, "EVID": 1}, *obs(GRID)],
-        key=lambda r: (r["TIME"], r["EVID"] == 0)))
+    two = make_dataset(
+        sorted(
+            [
+                {"TIME": 0, "AMT": rate * t1, "RATE": rate, "EVID": 1},
+                {"TIME": t1, "AMT": rate * t2, "RATE": rate, "EVID": 1},
+                *obs(GRID),
+            ],
+            key=lambda r: (r["TIME"], r["EVID"] == 0),
+        )
+    )
     a = simulate_dataset(m, one, params=p).cp[1:]
     rb = simulate_dataset(m, two, params=p)
     np.testing.assert_allclose(a, rb.cp[rb.evid == 0], rtol=1e-8, atol=1e-12 * rate)
 
 
 @settings(max_examples=25, deadline=None)
-@given(cl=st.floats(min_value=0.5, max_value=20.0), v1=st.floats(min_value=1.0, max_value=50.0),
-       ka=pos, amt=dose, ii=st.floats(min_value=2.0, max_value=24.0), infusion=st.booleans())
+@given(
+    cl=st.floats(min_value=0.5, max_value=20.0),
+    v1=st.floats(min_value=1.0, max_value=50.0),
+    ka=pos,
+    amt=dose,
+    ii=st.floats(min_value=2.0, max_value=24.0),
+    infusion=st.booleans(),
+)
 def test_steady_state_equals_limit_of_many_doses(cl, v1, ka, amt, ii, infusion):
     m = get_builtin_model("pk1_depot")
     p = dict(CL=cl, V1=v1, KA=ka)
@@ -117,21 +160,35 @@ def test_steady_state_equals_limit_of_many_doses(cl, v1, ka, amt, ii, infusion):
     extra = {"RATE": amt / (0.5 * ii), "CMT": 2} if infusion else {"CMT": 1}
     t_last = n * ii
     probe = [t_last + x * ii for x in (0.0, 0.1, 0.37, 0.8)]
-    ss = make_dataset([{"TIME": t_last, "AMT": amt, "EVID": 1, "II": ii, "SS": 1, **extra},
-                       *obs(probe, CMT=2)])
-    many = make_dataset([{"TIME": 0, "AMT": amt, "EVID": 1, "II": ii, "ADDL": n, **extra},
-                         *obs(probe, CMT=2)])
+    ss = make_dataset(
+        [{"TIME": t_last, "AMT": amt, "EVID": 1, "II": ii, "SS": 1, **extra}, *obs(probe, CMT=2)]
+    )
+    many = make_dataset(
+        [{"TIME": 0, "AMT": amt, "EVID": 1, "II": ii, "ADDL": n, **extra}, *obs(probe, CMT=2)]
+    )
     a = simulate_dataset(m, ss, params=p).cp[1:]
     b = simulate_dataset(m, many, params=p).cp[1:]
     np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12 * amt / v1)
 
 
 @settings(max_examples=40, deadline=None)
-@given(cl=pos, v1=vol, q=pos, v2=vol, ka=pos, amt=dose, rate=pos, ii=st.floats(min_value=0.3, max_value=12.0))
+@given(
+    cl=pos,
+    v1=vol,
+    q=pos,
+    v2=vol,
+    ka=pos,
+    amt=dose,
+    rate=pos,
+    ii=st.floats(min_value=0.3, max_value=12.0),
+)
 def test_amounts_never_negative(cl, v1, q, v2, ka, amt, rate, ii):
     m = get_builtin_model("pk2_depot")
-    recs = [{"TIME": 0, "AMT": amt, "EVID": 1, "CMT": 1, "II": ii, "ADDL": 3},
-            {"TIME": 0.5, "AMT": amt, "RATE": rate, "EVID": 1, "CMT": 2}, *obs(GRID)]
+    recs = [
+        {"TIME": 0, "AMT": amt, "EVID": 1, "CMT": 1, "II": ii, "ADDL": 3},
+        {"TIME": 0.5, "AMT": amt, "RATE": rate, "EVID": 1, "CMT": 2},
+        *obs(GRID),
+    ]
     recs.sort(key=lambda r: r["TIME"])
     res = simulate_dataset(m, make_dataset(recs), params=dict(CL=cl, V1=v1, Q=q, V2=v2, KA=ka))
     scale = amt * 2
@@ -139,19 +196,31 @@ def test_amounts_never_negative(cl, v1, q, v2, ka, amt, rate, ii):
 
 
 @settings(max_examples=25, deadline=None)
-@given(cl=pos, v1=vol, amt=dose, shift=st.floats(min_value=0.0, max_value=100.0),
-       factor=st.floats(min_value=0.01, max_value=100.0))
+@given(
+    cl=pos,
+    v1=vol,
+    amt=dose,
+    shift=st.floats(min_value=0.0, max_value=100.0),
+    factor=st.floats(min_value=0.01, max_value=100.0),
+)
 def test_time_shift_invariance_and_dose_linearity(cl, v1, amt, shift, factor):
     m = get_builtin_model("pk1")
     p = dict(CL=cl, V1=v1)
-    base = simulate_dataset(m, make_dataset([{"TIME": 0, "AMT": amt, "RATE": amt, "EVID": 1}, *obs(GRID)]),
-                            params=p).cp
+    base = simulate_dataset(
+        m, make_dataset([{"TIME": 0, "AMT": amt, "RATE": amt, "EVID": 1}, *obs(GRID)]), params=p
+    ).cp
     shifted = simulate_dataset(
-        m, make_dataset([{"TIME": shift, "AMT": amt, "RATE": amt, "EVID": 1}, *obs(GRID + shift)]),
-        params=p).cp
+        m,
+        make_dataset([{"TIME": shift, "AMT": amt, "RATE": amt, "EVID": 1}, *obs(GRID + shift)]),
+        params=p,
+    ).cp
     scaled = simulate_dataset(
-        m, make_dataset([{"TIME": 0, "AMT": amt * factor, "RATE": amt * factor, "EVID": 1}, *obs(GRID)]),
-        params=p).cp
+        m,
+        make_dataset(
+            [{"TIME": 0, "AMT": amt * factor, "RATE": amt * factor, "EVID": 1}, *obs(GRID)]
+        ),
+        params=p,
+    ).cp
     np.testing.assert_allclose(shifted, base, rtol=1e-8, atol=1e-13 * amt / v1)
     np.testing.assert_allclose(scaled, base * factor, rtol=1e-9, atol=1e-13 * amt * factor / v1)
 
@@ -165,9 +234,17 @@ def test_regimen_api_matches_dataset_api(amt, tinf):
 
     m = load_model("herd_2007")
     times = np.linspace(0.0, 12.0, 13)
-    r = simulate_regimen(m, Regimen.from_quantities(f"{amt} mg", duration=f"{tinf} h"), times,
-                         covariates={"WT": 30.0})
-    ds = make_dataset([{"TIME": 0, "AMT": amt, "RATE": amt / tinf, "EVID": 1, "WT": 30.0},
-                       *obs(times[1:], WT=30.0)])
+    r = simulate_regimen(
+        m,
+        Regimen.from_quantities(f"{amt} mg", duration=f"{tinf} h"),
+        times,
+        covariates={"WT": 30.0},
+    )
+    ds = make_dataset(
+        [
+            {"TIME": 0, "AMT": amt, "RATE": amt / tinf, "EVID": 1, "WT": 30.0},
+            *obs(times[1:], WT=30.0),
+        ]
+    )
     d = simulate_dataset(m, ds)
     np.testing.assert_allclose(r.conc["ketamine"][0, 1:], d.cp[1:], rtol=1e-10, atol=1e-14)

@@ -185,7 +185,7 @@ def test_check_records_evid_5_names_record_and_id():
 
 
 def test_check_records_non_integer_evid_names_record_and_id():
-    with pytest.raises(EventError, match="EVID=1.5 must be an integer") as info:
+    with pytest.raises(EventError, match=r"EVID=1\.5 must be an integer") as info:
         Dataset(_two_records(EVID=[1, 1.5]))
     _assert_names_record_2_id_1(info.value)
 
@@ -261,7 +261,7 @@ def test_check_records_negative_cmt_names_record_and_id():
 
 
 def test_check_records_non_integer_cmt_names_record_and_id():
-    with pytest.raises(EventError, match="CMT=1.5 must be an integer") as info:
+    with pytest.raises(EventError, match=r"CMT=1\.5 must be an integer") as info:
         Dataset(_two_records(CMT=[1, 1.5]))
     _assert_names_record_2_id_1(info.value)
 
@@ -662,7 +662,7 @@ def test_dose_addl_without_interval_raises_event_error():
 
 
 def test_dose_infusion_longer_than_interval_raises_event_error():
-    with pytest.raises(EventError, match="infusion of 2.0 h is longer than the interval 1.0 h"):
+    with pytest.raises(EventError, match=r"infusion of 2\.0 h is longer than the interval 1\.0 h"):
         Dose(1.0, addl=2, ii_h=1.0, tinf_h=2.0)
 
 

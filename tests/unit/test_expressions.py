@@ -250,7 +250,7 @@ def test_parse_expression_keyword_argument_refused():
 
 
 def test_parse_expression_starred_argument_refused():
-    with pytest.raises(ModelError, match="Starred"):
+    with pytest.raises(ModelError, match=r"Starred|argument"):
         parse_expression("max(*a)")
 
 
@@ -281,7 +281,7 @@ def test_parse_expression_bit_invert_refused():
 
 @pytest.mark.parametrize("text", ["a // 2", "a % 2", "a @ b", "a << 1", "a | b", "a ^ b"])
 def test_parse_expression_other_binary_operators_refused(text):
-    with pytest.raises(ModelError, match="operator .* not allowed"):
+    with pytest.raises(ModelError, match=r"operator \w+ not allowed"):
         parse_expression(text)
 
 
@@ -332,3 +332,15 @@ def test_evaluate_if_else_untaken_branch_name_still_required():
     # NOTE: numpy where evaluates both branches, so both names must be given.
     with pytest.raises(ModelError, match="unknown name 'b'"):
         parse_expression("a if 1 > 0 else b").evaluate({"a": 1.0})
+
+
+@pytest.mark.parametrize("text", ["a is b", "a is not b", "a in b", "a not in b"])
+def test_identity_and_membership_comparisons_refused_at_parse_issue_2(text: str) -> None:
+    with pytest.raises(ModelError, match="not allowed"):
+        parse_expression(text)
+
+
+@pytest.mark.parametrize("text", ["exp(1, 2)", "exp()", "min(1)", "max(1, 2, 3)"])
+def test_wrong_number_of_function_arguments_refused_issue_2(text: str) -> None:
+    with pytest.raises(ModelError, match="argument"):
+        parse_expression(text)

@@ -36,7 +36,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
 
 def test_list_models_is_sorted_and_not_empty():
     assert SHIPPED
-    assert SHIPPED == sorted(SHIPPED)
+    assert sorted(SHIPPED) == SHIPPED
 
 
 def test_list_models_excludes_non_model_files():
@@ -99,7 +99,7 @@ def test_load_model_is_cached():
 
 
 def test_load_model_unknown_id_raises_model_error_listing_available():
-    with pytest.raises(ModelError, match="unknown model 'nope'; available: .*herd_2007"):
+    with pytest.raises(ModelError, match=r"unknown model 'nope'; available: .*herd_2007"):
         load_model("nope")
 
 
@@ -147,7 +147,7 @@ def test_canonical_unit_for_examples(unit, canonical):
 
 
 def test_canonical_unit_for_unused_dimension_raises_model_error_naming_field():
-    with pytest.raises(ModelError, match="parameters.X: unit 'm/s'"):
+    with pytest.raises(ModelError, match=r"parameters\.X: unit 'm/s'"):
         canonical_unit_for("m/s", what="parameters.X")
 
 
@@ -162,7 +162,7 @@ def test_broken_file_missing_citation_doi_names_field(tmp_path):
 
 def test_broken_file_empty_citation_doi_names_field(tmp_path):
     path = _broken(tmp_path, 'doi = "10.1111/j.1460-9592.2006.02145.x"', 'doi = " "')
-    with pytest.raises(ModelError, match="citation.doi"):
+    with pytest.raises(ModelError, match=r"citation\.doi"):
         load_model_file(path)
 
 
@@ -180,7 +180,7 @@ def test_broken_file_status_missing_names_field(tmp_path):
 
 def test_broken_file_theta_without_unit_names_field(tmp_path):
     path = _broken(tmp_path, 'TVCL = { value = 90, unit = "L/h",', "TVCL = { value = 90,")
-    with pytest.raises(ModelError, match="parameters.TVCL: needs value and unit"):
+    with pytest.raises(ModelError, match=r"parameters\.TVCL: needs value and unit"):
         load_model_file(path)
 
 
@@ -188,7 +188,7 @@ def test_broken_file_theta_non_numeric_value_names_field(tmp_path):
     path = _broken(
         tmp_path, 'TVCL = { value = 90, unit = "L/h",', 'TVCL = { value = "90", unit = "L/h",'
     )
-    with pytest.raises(ModelError, match="parameters.TVCL.value"):
+    with pytest.raises(ModelError, match=r"parameters\.TVCL\.value"):
         load_model_file(path)
 
 
@@ -214,7 +214,7 @@ def test_broken_file_expression_unknown_name_names_field(tmp_path):
         '"TVCL * (WT/70)**EXP_CL * exp(ETA_CL)"',
         '"TVCL * (WT/70)**EXP_CL * exp(ETA_CL) * FOO"',
     )
-    with pytest.raises(ModelError, match="individual.CL"):
+    with pytest.raises(ModelError, match=r"individual\.CL"):
         load_model_file(path)
 
 
@@ -224,7 +224,7 @@ def test_broken_file_expression_wrong_dimension_names_field_and_unit(tmp_path):
         'CL = { expr = "TVCL * (WT/70)**EXP_CL * exp(ETA_CL)", unit = "L/h" }',
         'CL = { expr = "TVCL * (WT/70)**EXP_CL * exp(ETA_CL)", unit = "L" }',
     )
-    with pytest.raises(ModelError, match="individual.CL = .*declared unit 'L'"):
+    with pytest.raises(ModelError, match=r"individual\.CL = .*declared unit 'L'"):
         load_model_file(path)
 
 
@@ -232,7 +232,7 @@ def test_broken_file_expression_mixing_printed_units_names_field(tmp_path):
     path = _broken(
         tmp_path, 'TVCL = { value = 90, unit = "L/h",', 'TVCL = { value = 1.5, unit = "L/min",'
     )
-    with pytest.raises(ModelError, match="individual.CL = .*do not combine to 'L/h'"):
+    with pytest.raises(ModelError, match=r"individual\.CL = .*do not combine to 'L/h'"):
         load_model_file(path)
 
 
@@ -242,7 +242,7 @@ def test_broken_file_expression_forbidden_syntax_names_field(tmp_path):
         '"TVCL * (WT/70)**EXP_CL * exp(ETA_CL)"',
         '"TVCL.real * (WT/70)**EXP_CL * exp(ETA_CL)"',
     )
-    with pytest.raises(ModelError, match="individual.CL: Attribute is not allowed"):
+    with pytest.raises(ModelError, match=r"individual\.CL: Attribute is not allowed"):
         load_model_file(path)
 
 
@@ -252,19 +252,19 @@ def test_broken_file_omega_not_positive_definite_names_field(tmp_path):
         "[0.4096, 0.0, 0.0, 0.0],\n  [0.0, 0.267289,",
         "[0.4096, 0.9, 0.0, 0.0],\n  [0.9, 0.267289,",
     )
-    with pytest.raises(ModelError, match="iiv.omega is not positive semi-definite"):
+    with pytest.raises(ModelError, match=r"iiv\.omega is not positive semi-definite"):
         load_model_file(path)
 
 
 def test_broken_file_omega_not_symmetric_names_field(tmp_path):
     path = _broken(tmp_path, "[0.4096, 0.0, 0.0, 0.0],", "[0.4096, 0.01, 0.0, 0.0],")
-    with pytest.raises(ModelError, match="iiv.omega must be a finite symmetric matrix"):
+    with pytest.raises(ModelError, match=r"iiv\.omega must be a finite symmetric matrix"):
         load_model_file(path)
 
 
 def test_broken_file_omega_wrong_shape_names_field(tmp_path):
     path = _broken(tmp_path, "[0.0, 0.0, 0.0, 0.0361],\n]", "]")
-    with pytest.raises(ModelError, match="iiv.omega is \\(3, 4\\), expected 4x4"):
+    with pytest.raises(ModelError, match=r"iiv\.omega is \(3, 4\), expected 4x4"):
         load_model_file(path)
 
 
@@ -285,7 +285,7 @@ def test_broken_file_route_unknown_compartment_names_it(tmp_path):
 def test_broken_file_invalid_toml_names_file(tmp_path):
     path = tmp_path / "herd_2007.toml"
     path.write_text(HERD_TEXT + "\n[[[broken\n", encoding="utf-8")
-    with pytest.raises(ModelError, match="herd_2007.toml: not valid TOML"):
+    with pytest.raises(ModelError, match=r"herd_2007\.toml: not valid TOML"):
         load_model_file(path)
 
 
@@ -313,3 +313,11 @@ def test_broken_file_error_message_starts_with_file_name(tmp_path):
     path = _broken(tmp_path, 'status = "verified"', 'status = "draft"')
     with pytest.raises(ModelError, match=r"^herd_2007\.toml: "):
         load_model_file(path)
+
+
+def test_canonical_unit_for_unknown_unit_names_the_field_issue_2() -> None:
+    from ketasim.errors import ModelError
+    from ketasim.library import canonical_unit_for
+
+    with pytest.raises(ModelError, match=r"parameters\.TVCL"):
+        canonical_unit_for("blorp", what="parameters.TVCL")

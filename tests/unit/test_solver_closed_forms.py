@@ -125,7 +125,7 @@ def test_micro_constants_equal_clearances() -> None:
 
 def test_domino_reference_values_issue_2() -> None:
     # Issue 2 "numbers to beat": Domino racemic ketamine, 70 kg, 35 mg over 10 min; exact Cp (mg/L)
-    # printed to 5 significant figures, hence the 5e-5 relative tolerance (rounding of the reference).
+    # printed to 5 significant figures, hence 5e-5 relative tolerance (rounding of the reference).
     times_min = [1, 5, 10, 15, 30, 60, 120]
     ref = [0.40209, 0.62135, 0.72724, 0.17117, 0.06754, 0.04705, 0.03265]
     ds = make_dataset([{"TIME": 0, "AMT": 35, "RATE": 3.5, "EVID": 1}, *obs(times_min)])

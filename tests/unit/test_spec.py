@@ -298,7 +298,7 @@ def test_get_compartment_index_by_name():
 
 
 def test_get_compartment_index_out_of_range_number_raises_model_error():
-    with pytest.raises(ModelError, match="compartment 5 does not exist \\(1..2\\)"):
+    with pytest.raises(ModelError, match=r"compartment 5 does not exist \(1\.\.2\)"):
         get_builtin_model("pk2").get_compartment_index(5)
 
 

@@ -44,7 +44,7 @@ def test_parse_quantity_surrounding_whitespace_ignored():
 
 
 def test_parse_quantity_bare_float_raises_unit_error_naming_input():
-    with pytest.raises(UnitError, match="dose 10.0 has no unit"):
+    with pytest.raises(UnitError, match=r"dose 10\.0 has no unit"):
         parse_quantity(10.0, what="dose")
 
 
@@ -314,3 +314,19 @@ def test_molar_conversion_ng_per_ml_to_nmol_per_l_via_molar_mass():
     conc_mg_per_L = to_unit(f"{mw} ng/mL", "mg/L")
     nmol_per_L = to_unit(Q_(conc_mg_per_L / mw, "mmol/L"), "nmol/L")
     assert nmol_per_L == pytest.approx(1000.0, rel=1e-12)
+
+
+def test_parse_quantity_bare_number_is_an_error_issue_2() -> None:
+    from ketasim.errors import UnitError
+    from ketasim.units import parse_quantity
+
+    with pytest.raises(UnitError, match="has no unit"):
+        parse_quantity("10")
+
+
+def test_molar_mass_double_prefix_refused_issue_2() -> None:
+    from ketasim.errors import UnitError
+    from ketasim.units import get_molar_mass_g_per_mol
+
+    with pytest.raises(UnitError, match="unknown analyte"):
+        get_molar_mass_g_per_mol("s_r_ketamine")

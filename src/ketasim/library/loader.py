@@ -70,7 +70,10 @@ def canonical_unit_for(unit: str, *, what: str = "unit") -> str:
     >>> canonical_unit_for("mL/min/kg")
     'L/h/kg'
     """
-    dim = dimensionality_of(_norm(unit))
+    try:
+        dim = dimensionality_of(_norm(unit))
+    except UnitError as exc:
+        raise ModelError(f"{what}: {exc}") from None
     for probe, canon in _CANONICAL_BY_DIM:
         if dimensionality_of(probe) == dim:
             return canon
@@ -148,15 +151,20 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
     if status != "verified":
         raise ModelError(
             f"status is {status!r}: only models whose parameters were verified against the "
-            "source ship (set status = \"verified\" once they are)"
+            'source ship (set status = "verified" once they are)'
         )
     cit = _req(doc, "citation", "model", dict)
     for k in ("authors", "journal", "doi"):
         _req(cit, k, "citation")
     year = _req(cit, "year", "citation", int)
     citation = Citation(
-        authors=cit["authors"], year=year, title=cit.get("title", ""), journal=cit["journal"],
-        doi=cit["doi"], where=cit.get("where", ""), volume=str(cit.get("volume", "")),
+        authors=cit["authors"],
+        year=year,
+        title=cit.get("title", ""),
+        journal=cit["journal"],
+        doi=cit["doi"],
+        where=cit.get("where", ""),
+        volume=str(cit.get("volume", "")),
         pages=str(cit.get("pages", "")),
     )
     pop = dict(_req(doc, "population", "model", dict))
@@ -164,8 +172,13 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
     for rng in ("age_years", "weight_kg"):
         if rng in pop:
             r = pop[rng]
-            if (not isinstance(r, list) or len(r) != 2 or not all(isinstance(x, (int, float)) for x in r)
-                    or r[0] > r[1] or r[0] < 0):
+            if (
+                not isinstance(r, list)
+                or len(r) != 2
+                or not all(isinstance(x, (int, float)) for x in r)
+                or r[0] > r[1]
+                or r[0] < 0
+            ):
                 raise ModelError(f"population.{rng}: expected [low, high] with 0 <= low <= high")
     # --- covariates ----------------------------------------------------------------------------
     covariates: dict[str, Covariate] = {}
@@ -181,14 +194,20 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
     for name, t in _req(doc, "parameters", "model", dict).items():
         where = f"parameters.{name}"
         if not isinstance(t, dict) or "value" not in t or "unit" not in t:
-            raise ModelError(f"{where}: needs value and unit (use unit = \"\" for dimensionless)")
+            raise ModelError(f'{where}: needs value and unit (use unit = "" for dimensionless)')
         v = t["value"]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
             raise ModelError(f"{where}.value: {v!r} is not a finite number")
         unit = _norm(t["unit"])
         canon = canonical_unit_for(unit, what=where)
-        thetas[name] = Parameter(name, convert_magnitude(float(v), unit, canon, what=where), canon,
-                                 float(v), t["unit"], t.get("source", ""))
+        thetas[name] = Parameter(
+            name,
+            convert_magnitude(float(v), unit, canon, what=where),
+            canon,
+            float(v),
+            t["unit"],
+            t.get("source", ""),
+        )
         printed[name] = Q_(float(v), unit or "dimensionless")
     # --- IIV -----------------------------------------------------------------------------------
     iiv = None
@@ -216,12 +235,15 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
         unit = _norm(spec["unit"])
         canon = canonical_unit_for(unit, what=where)
         ind_units[name] = canon
-        factors[name] = convert_magnitude(1.0, unit or "dimensionless", canon or "dimensionless", what=where)
+        factors[name] = convert_magnitude(
+            1.0, unit or "dimensionless", canon or "dimensionless", what=where
+        )
     _check_dimensions(doc.get("individual", {}), individual, printed, covariates, etas)
     # wrap expressions so that evaluation yields canonical units: value_printed * factor
     wrapped = {
         k: parse_expression(f"({e.text}) * {factors[k]!r}", what=f"individual.{k}")
-        if factors[k] != 1.0 else e
+        if factors[k] != 1.0
+        else e
         for k, e in individual.items()
     }
     # expressions reference other individual params in their *printed* unit: divide back
@@ -235,9 +257,13 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
     # thetas in expressions are printed values: substitute the printed magnitude
     final = {}
     for k, e in wrapped.items():
-        sub = {t: f"({t} / {thetas[t].value / thetas[t].published_value!r})"
-               for t in e.names if t in thetas and thetas[t].published_value != 0
-               and thetas[t].value != thetas[t].published_value}
+        sub = {
+            t: f"({t} / {thetas[t].value / thetas[t].published_value!r})"
+            for t in e.names
+            if t in thetas
+            and thetas[t].published_value != 0
+            and thetas[t].value != thetas[t].published_value
+        }
         final[k] = parse_expression(_substitute(e.text, sub), what=f"individual.{k}") if sub else e
     # --- structure -----------------------------------------------------------------------------
     cmts = []
@@ -257,8 +283,16 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
         src = _req(f, "from", where)
         if ("clearance" in f) == ("rate" in f):
             raise ModelError(f"{where} (from {src}): give exactly one of clearance or rate")
-        flows.append(Flow(src, f.get("to"), f.get("clearance"), f.get("rate"), f.get("fraction"),
-                          f.get("kind", "transfer")))
+        flows.append(
+            Flow(
+                src,
+                f.get("to"),
+                f.get("clearance"),
+                f.get("rate"),
+                f.get("fraction"),
+                f.get("kind", "transfer"),
+            )
+        )
     routes: dict[str, Route] = {}
     for rname, r in _req(doc, "routes", "model", dict).items():
         where = f"routes.{rname}"
@@ -267,10 +301,21 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
             extra = set(inp) - {"cmt", "F", "lag", "duration", "rate"}
             if extra:
                 raise ModelError(f"{where}.inputs[{j}]: unknown key(s) {', '.join(sorted(extra))}")
-            inputs.append(RouteInput(_req(inp, "cmt", f"{where}.inputs[{j}]"), inp.get("F"),
-                                     inp.get("lag"), inp.get("duration"), inp.get("rate")))
-        routes[rname] = Route(rname, tuple(inputs), bool(r.get("infusion", rname in _INFUSION_ROUTES)),
-                              r.get("source", ""))
+            inputs.append(
+                RouteInput(
+                    _req(inp, "cmt", f"{where}.inputs[{j}]"),
+                    inp.get("F"),
+                    inp.get("lag"),
+                    inp.get("duration"),
+                    inp.get("rate"),
+                )
+            )
+        routes[rname] = Route(
+            rname,
+            tuple(inputs),
+            bool(r.get("infusion", rname in _INFUSION_ROUTES)),
+            r.get("source", ""),
+        )
     residual: dict[str, dict[str, float]] = {}
     for analyte, r in doc.get("residual", {}).items():
         prop = float(r.get("proportional", 0.0))
@@ -339,6 +384,14 @@ def _check_dimensions(
     etas: set[str],
 ) -> None:
     """Evaluate every expression with pint; refuse dimension errors and unit mixing."""
+    known = set(printed) | set(covariates) | set(etas) | set(exprs)
+    for name, expr in exprs.items():
+        unknown = expr.names - known
+        if unknown:
+            raise ModelError(
+                f"individual.{name} = {expr.text!r} uses unknown name(s) "
+                f"{', '.join(sorted(unknown))}"
+            )
     env_q: dict[str, Any] = dict(printed)
     for e in etas:
         env_q[e] = Q_(0.0, "dimensionless")
@@ -358,8 +411,11 @@ def _check_dimensions(
                 env = dict(env_q)
                 for c, has_unit in zip(used_covs, carry, strict=True):
                     cv = covariates[c]
-                    env[c] = Q_(cv.reference, _norm(cv.unit) or "dimensionless") if has_unit else Q_(
-                        cv.reference, "dimensionless")
+                    env[c] = (
+                        Q_(cv.reference, _norm(cv.unit) or "dimensionless")
+                        if has_unit
+                        else Q_(cv.reference, "dimensionless")
+                    )
                 try:
                     with np.errstate(all="ignore"):
                         q = expr.evaluate(env)
@@ -368,10 +424,15 @@ def _check_dimensions(
                     val = q.to(declared)
                 except Exception:
                     continue
-                plain = expr.evaluate({k: (v.magnitude if isinstance(v, ureg.Quantity) else v)
-                                       for k, v in env.items()})
-                if np.allclose(float(np.asarray(val.magnitude)), float(np.asarray(plain)),
-                               rtol=1e-9, atol=0):
+                plain = expr.evaluate(
+                    {
+                        k: (v.magnitude if isinstance(v, ureg.Quantity) else v)
+                        for k, v in env.items()
+                    }
+                )
+                if np.allclose(
+                    float(np.asarray(val.magnitude)), float(np.asarray(plain)), rtol=1e-9, atol=0
+                ):
                     ok = Q_(float(np.asarray(val.magnitude)), declared)
                     break
                 raise ModelError(

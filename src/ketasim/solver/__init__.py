@@ -5,4 +5,11 @@ from ketasim.solver.linear import solve_linear
 from ketasim.solver.ode import linear_rhs, solve_ode
 from ketasim.solver.schedule import RecordTemplate, Schedule, compile_schedule
 
-__all__ = ["RecordTemplate", "Schedule", "compile_schedule", "linear_rhs", "solve_linear", "solve_ode"]
+__all__ = [
+    "RecordTemplate",
+    "Schedule",
+    "compile_schedule",
+    "linear_rhs",
+    "solve_linear",
+    "solve_ode",
+]

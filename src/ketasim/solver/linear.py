@@ -29,6 +29,7 @@ import numpy.typing as npt
 import scipy.linalg
 
 from ketasim.errors import SolverError
+from ketasim.solver.kernels import sum_of_exponentials
 from ketasim.solver.schedule import Schedule
 
 __all__ = ["solve_linear"]
@@ -91,14 +92,24 @@ def solve_linear(
 def _decompose(K: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, npt.NDArray[np.bool_]]:
     """Eigen-decompose every (subject, epoch) matrix; flag subjects to solve by expm."""
     if not np.all(np.isfinite(K)):
-        raise SolverError("the rate matrix has non-finite entries: check the parameters (zero volume?)")
+        raise SolverError(
+            "the rate matrix has non-finite entries: check the parameters (zero volume?)"
+        )
     lam, V = np.linalg.eig(K)
+    n = K.shape[-1]
     with np.errstate(all="ignore"):
-        cond = np.linalg.cond(V)
+        try:
+            Vinv = np.linalg.inv(V)
+            # NOTE: max-norm bound on the condition number, O(n^2) per matrix instead of an SVD
+            cond = n * np.max(np.abs(V), axis=(-2, -1)) * np.max(np.abs(Vinv), axis=(-2, -1))
+        except np.linalg.LinAlgError:
+            Vinv = np.zeros_like(V)
+            cond = np.full(K.shape[:-2], np.inf)
     bad = ~np.isfinite(cond) | (cond > _COND_LIMIT)
-    V = np.where(bad[..., None, None], np.eye(K.shape[-1]), V)
-    lam = np.where(bad[..., None], -1.0, lam)
-    Vinv = np.linalg.inv(V)
+    if np.any(bad):
+        V = np.where(bad[..., None, None], np.eye(n), V)
+        lam = np.where(bad[..., None], -1.0, lam)
+        Vinv = np.linalg.inv(V)
     if np.all(np.abs(lam.imag) == 0):
         lam, V, Vinv = lam.real, V.real, Vinv.real
     return lam, V, Vinv, np.any(bad, axis=-1)
@@ -163,8 +174,9 @@ def _solve_eigen(
             ri = np.flatnonzero(rc >= 0)
             R[ri, rc[ri]] += sched.rate_delta[ri, e]
             # NOTE: round-off of +rate then -rate may leave 1e-17 residues; snap them to zero
-            R[ri, rc[ri]] = np.where(np.abs(R[ri, rc[ri]]) < 1e-12 * np.abs(sched.rate_delta[ri, e]),
-                                     0.0, R[ri, rc[ri]])
+            R[ri, rc[ri]] = np.where(
+                np.abs(R[ri, rc[ri]]) < 1e-12 * np.abs(sched.rate_delta[ri, e]), 0.0, R[ri, rc[ri]]
+            )
         z = np.einsum("nij,nj->ni", Vinv_c, A)
         r = np.einsum("nij,nj->ni", Vinv_c, R)
         Z[:, e], Rz[:, e], EP[:, e] = z, r, cur
@@ -179,7 +191,12 @@ def _solve_eigen(
     idx = _output_interval(sched, out_time, out_order)  # (N|1, T) index of last event before
     before = idx < 0
     idx = np.maximum(idx, 0)
+    if single and idx.shape[0] == 1 and not np.any(lam1 == 0) and np.ndim(out_time) == 1:
+        return _outputs_shared_grid(
+            lam1, V1, W, Z, Rz, sched, np.asarray(out_time), idx[0], before[0]
+        )
     idx = np.broadcast_to(idx, (N, T))
+    before = np.broadcast_to(before, (N, T))
     z0 = _gather(Z, idx)  # (N, T, n)
     r0 = _gather(Rz, idx)
     t_ev = np.take_along_axis(sched.time, idx, axis=1)
@@ -203,6 +220,42 @@ def _solve_eigen(
     return np.asarray(res, dtype=float)
 
 
+def _outputs_shared_grid(
+    lam: FloatArray,
+    V: FloatArray,
+    W: FloatArray,
+    Z: FloatArray,
+    Rz: FloatArray,
+    sched: Schedule,
+    out_time: FloatArray,
+    idx: npt.NDArray[np.intp],
+    before: npt.NDArray[np.bool_],
+) -> FloatArray:
+    """Outputs when every subject shares event times and output times (the population case).
+
+    Per interval k, each weighted output is a sum of exponentials,
+    ``y_m(t) = sum_j a_mj exp(lam_j dt) + b_m`` with ``a_mj = w_mj (z_j + r_j / lam_j)`` and
+    ``b_m = -sum_j w_mj r_j / lam_j`` (``w = W V``), so no per-output gathers are needed.
+    """
+    N, n = lam.shape
+    VW = np.einsum("nmi,nij->nmj", W, V)
+    out = np.zeros((N, out_time.size, VW.shape[1]))
+    real = not np.iscomplexobj(lam)
+    t_ev = sched.time[0]
+    for k in np.unique(idx[~before]):
+        sel = np.flatnonzero((idx == k) & ~before)
+        dt = out_time[sel] - t_ev[k]
+        r_over_lam = Rz[:, k, :] / lam
+        a = VW * (Z[:, k, :] + r_over_lam)[:, None, :]  # (N, m, n)
+        b = -np.sum(VW * r_over_lam[:, None, :], axis=-1)  # (N, m)
+        if real:
+            sum_of_exponentials(lam, a, b, dt, sel, out)
+        else:
+            E = np.exp(lam[:, None, :] * dt[None, :, None])  # (N, T_k, n)
+            out[:, sel, :] = (np.matmul(E, np.swapaxes(a, 1, 2)) + b[:, None, :]).real
+    return out
+
+
 def _output_interval(
     sched: Schedule, out_time: FloatArray, out_order: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.intp]:
@@ -220,7 +273,12 @@ def _output_interval(
 
 
 def _steady_state(
-    lam: FloatArray, V: FloatArray, Vinv: FloatArray, sched: Schedule, e: int, si: npt.NDArray[np.intp]
+    lam: FloatArray,
+    V: FloatArray,
+    Vinv: FloatArray,
+    sched: Schedule,
+    e: int,
+    si: npt.NDArray[np.intp],
 ) -> FloatArray:
     """Steady-state amounts at the record time for the SS events of subjects ``si``."""
     cmt = sched.ss_cmt[si, e]
@@ -263,7 +321,11 @@ def _steady_state(
 
 
 def _solve_expm_subject(
-    K: FloatArray, sched: Schedule, out_time: FloatArray, out_order: npt.NDArray[np.int64], W: FloatArray
+    K: FloatArray,
+    sched: Schedule,
+    out_time: FloatArray,
+    out_order: npt.NDArray[np.int64],
+    W: FloatArray,
 ) -> FloatArray:
     """One subject by augmented matrix exponentials (exact for defective K). K: (P, n, n)."""
     P, n, _ = K.shape

@@ -35,7 +35,7 @@ def linear_rhs(K: FloatArray) -> Rhs:
 
 
 def solve_ode(
-    rhs: Rhs,
+    rhs: Rhs | list[Rhs],
     n: int,
     sched: Schedule,
     out_time: FloatArray,
@@ -65,14 +65,32 @@ def solve_ode(
     out = np.zeros((N, len(out_time), n))
     rhs_list = rhs if isinstance(rhs, list) else [rhs] * N
     for i in range(N):
-        out[i] = _one(rhs_list[i], n, sched.take(slice(i, i + 1)), out_time, out_order,
-                      method, rtol, atol, ss_rtol, max_ss_cycles)
+        out[i] = _one(
+            rhs_list[i],
+            n,
+            sched.take(slice(i, i + 1)),
+            out_time,
+            out_order,
+            method,
+            rtol,
+            atol,
+            ss_rtol,
+            max_ss_cycles,
+        )
     return out
 
 
-def _integrate(rhs: Rhs, a0: FloatArray, rate: FloatArray | Callable[[float], FloatArray],
-               t0: float, t1: float, ep: int, method: str, rtol: float,
-               atol: float) -> tuple[FloatArray, None]:
+def _integrate(
+    rhs: Rhs,
+    a0: FloatArray,
+    rate: FloatArray | Callable[[float], FloatArray],
+    t0: float,
+    t1: float,
+    ep: int,
+    method: str,
+    rtol: float,
+    atol: float,
+) -> tuple[FloatArray, None]:
     if t1 <= t0:
         return a0.copy(), None
     rfun: Callable[[float], FloatArray] = rate if callable(rate) else (lambda t: rate)
@@ -86,8 +104,18 @@ def _integrate(rhs: Rhs, a0: FloatArray, rate: FloatArray | Callable[[float], Fl
     return np.asarray(sol.y[:, -1], dtype=float).copy(), None
 
 
-def _one(rhs: Rhs, n: int, s: Schedule, out_time: FloatArray, out_order: npt.NDArray[np.int64],
-         method: str, rtol: float, atol: float, ss_rtol: float, max_cycles: int) -> FloatArray:
+def _one(
+    rhs: Rhs,
+    n: int,
+    s: Schedule,
+    out_time: FloatArray,
+    out_order: npt.NDArray[np.int64],
+    method: str,
+    rtol: float,
+    atol: float,
+    ss_rtol: float,
+    max_cycles: int,
+) -> FloatArray:
     E = s.n_events
     A = np.zeros(n)
     R = np.zeros(n)
@@ -109,19 +137,33 @@ def _one(rhs: Rhs, n: int, s: Schedule, out_time: FloatArray, out_order: npt.NDA
                 R[s.rate_cmt[0, e]] = 0.0
         states.append((A.copy(), R.copy(), cur))
         if e + 1 < E and np.isfinite(s.time[0, e + 1]):
-            A, _ = _integrate(rhs, A, R.copy(), s.time[0, e], s.time[0, e + 1], cur, method, rtol, atol)
+            A, _ = _integrate(
+                rhs, A, R.copy(), s.time[0, e], s.time[0, e + 1], cur, method, rtol, atol
+            )
     idx = _output_interval(s, out_time[None, :], out_order)[0]
     out = np.zeros((len(out_time), n))
     for j, k in enumerate(idx):
         if k < 0:
             continue
         a0, r0, ep = states[k]
-        out[j], _ = _integrate(rhs, a0, r0, s.time[0, k], float(out_time[j]), ep, method, rtol, atol)
+        out[j], _ = _integrate(
+            rhs, a0, r0, s.time[0, k], float(out_time[j]), ep, method, rtol, atol
+        )
     return out
 
 
-def _periodic_ss(rhs: Rhs, n: int, s: Schedule, e: int, ep: int, method: str, rtol: float,
-                 atol: float, ss_rtol: float, max_cycles: int) -> FloatArray:
+def _periodic_ss(
+    rhs: Rhs,
+    n: int,
+    s: Schedule,
+    e: int,
+    ep: int,
+    method: str,
+    rtol: float,
+    atol: float,
+    ss_rtol: float,
+    max_cycles: int,
+) -> FloatArray:
     """Steady state at the record time by repeating the dosing cycle until it converges."""
     cmt = int(s.ss_cmt[0, e])
     amt, rate = float(s.ss_amt[0, e]), float(s.ss_rate[0, e])
@@ -147,10 +189,18 @@ def _periodic_ss(rhs: Rhs, n: int, s: Schedule, e: int, ep: int, method: str, rt
         start = x + unit * amt  # state at phase 0, after a bolus
         if dur > 0:
             # integrate piecewise between the phases where the number of active infusions changes
-            cuts = sorted({0.0, ii, *[dur - k * ii for k in range(int(dur // ii) + 1) if 0 < dur - k * ii < ii]})
+            cuts = sorted(
+                {
+                    0.0,
+                    ii,
+                    *[dur - k * ii for k in range(int(dur // ii) + 1) if 0 < dur - k * ii < ii],
+                }
+            )
             y = start
             for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-                y, _ = _integrate(rhs, y, periodic_rate(0.5 * (a + b)), a, b, ep, method, rtol, atol)
+                y, _ = _integrate(
+                    rhs, y, periodic_rate(0.5 * (a + b)), a, b, ep, method, rtol, atol
+                )
         else:
             y, _ = _integrate(rhs, start, np.zeros(n), 0.0, ii, ep, method, rtol, atol)
         if np.max(np.abs(y - x)) <= ss_rtol * max(np.max(np.abs(y)), 1e-300):
@@ -167,7 +217,13 @@ def _periodic_ss(rhs: Rhs, n: int, s: Schedule, e: int, ep: int, method: str, rt
     y = start
     target = ii - lag
     if dur > 0:
-        cuts = sorted({0.0, target, *[dur - k * ii for k in range(int(dur // ii) + 1) if 0 < dur - k * ii < target]})
+        cuts = sorted(
+            {
+                0.0,
+                target,
+                *[dur - k * ii for k in range(int(dur // ii) + 1) if 0 < dur - k * ii < target],
+            }
+        )
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
             y, _ = _integrate(rhs, y, periodic_rate(0.5 * (a + b)), a, b, ep, method, rtol, atol)
     else:

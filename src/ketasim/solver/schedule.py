@@ -109,13 +109,28 @@ class Schedule:
     def has_uniform_times(self) -> bool:
         """True when every subject has the same event times and order (fast output path)."""
         t, o = self.time, self.order
-        return bool(np.array_equal(t, np.broadcast_to(t[:1], t.shape), equal_nan=True)
-                    and np.array_equal(o, np.broadcast_to(o[:1], o.shape)))
+        return bool(
+            np.array_equal(t, np.broadcast_to(t[:1], t.shape), equal_nan=True)
+            and np.array_equal(o, np.broadcast_to(o[:1], o.shape))
+        )
 
 
 _FIELDS = (
-    "time", "order", "bolus_cmt", "bolus_amt", "rate_cmt", "rate_delta", "reset", "ss_mode",
-    "ss_cmt", "ss_amt", "ss_rate", "ss_dur", "ss_ii", "ss_lag", "epoch",
+    "time",
+    "order",
+    "bolus_cmt",
+    "bolus_amt",
+    "rate_cmt",
+    "rate_delta",
+    "reset",
+    "ss_mode",
+    "ss_cmt",
+    "ss_amt",
+    "ss_rate",
+    "ss_dur",
+    "ss_ii",
+    "ss_lag",
+    "epoch",
 )
 
 
@@ -129,9 +144,19 @@ class _Builder:
     def add(self, *, time: object, order: object, origin: int, **parts: object) -> None:
         n = self.n
         defaults: dict[str, object] = {
-            "bolus_cmt": -1, "bolus_amt": 0.0, "rate_cmt": -1, "rate_delta": 0.0, "reset": False,
-            "ss_mode": 0, "ss_cmt": -1, "ss_amt": 0.0, "ss_rate": 0.0, "ss_dur": 0.0, "ss_ii": 0.0,
-            "ss_lag": 0.0, "epoch": -1,
+            "bolus_cmt": -1,
+            "bolus_amt": 0.0,
+            "rate_cmt": -1,
+            "rate_delta": 0.0,
+            "reset": False,
+            "ss_mode": 0,
+            "ss_cmt": -1,
+            "ss_amt": 0.0,
+            "ss_rate": 0.0,
+            "ss_dur": 0.0,
+            "ss_ii": 0.0,
+            "ss_lag": 0.0,
+            "epoch": -1,
         }
         defaults.update(parts)
         defaults["time"] = time
@@ -166,7 +191,12 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
 
     b = _Builder(N)
     # initial no-op event: the state before anything is zero at the first record time
-    b.add(time=tpl.time[0] if nrec else 0.0, order=-1, origin=-1, epoch=int(tpl.epoch[0]) if nrec else 0)
+    b.add(
+        time=tpl.time[0] if nrec else 0.0,
+        order=-1,
+        origin=-1,
+        epoch=int(tpl.epoch[0]) if nrec else 0,
+    )
     epochs_vary = bool(nrec and np.any(tpl.epoch != tpl.epoch[0]))
     resets: list[tuple[int, float, int]] = []  # (record, time, order)
     for r in range(nrec):
@@ -210,7 +240,9 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
         elif rate_code == -2:
             dur = per(tpl.mdur, r)
             if np.any(~np.isfinite(dur) | (dur <= 0)):
-                raise err("RATE=-2 needs a modelled duration parameter D (> 0) for this compartment")
+                raise err(
+                    "RATE=-2 needs a modelled duration parameter D (> 0) for this compartment"
+                )
             rate = famt / dur
         else:
             rate = rate_item
@@ -223,11 +255,23 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
         # --- steady state ------------------------------------------------------------------
         if ss > 0:
             if not ss_const and np.any(lag >= ii):
-                raise err(f"lag time {float(np.max(lag))} is not shorter than II={ii}: "
-                          "steady state with ALAG >= II is not supported")
-            b.add(time=t, order=base + 1, origin=r, reset=(ss == 1), ss_mode=ss, ss_cmt=cmt,
-                  ss_amt=np.where(infusion, 0.0, famt), ss_rate=np.where(infusion, rate, 0.0),
-                  ss_dur=np.where(infusion, dur, 0.0), ss_ii=ii, ss_lag=lag)
+                raise err(
+                    f"lag time {float(np.max(lag))} is not shorter than II={ii}: "
+                    "steady state with ALAG >= II is not supported"
+                )
+            b.add(
+                time=t,
+                order=base + 1,
+                origin=r,
+                reset=(ss == 1),
+                ss_mode=ss,
+                ss_cmt=cmt,
+                ss_amt=np.where(infusion, 0.0, famt),
+                ss_rate=np.where(infusion, rate, 0.0),
+                ss_dur=np.where(infusion, dur, 0.0),
+                ss_ii=ii,
+                ss_lag=lag,
+            )
             if ss == 1:
                 resets.append((r, t, base + 1))
             if ss_const:
@@ -239,10 +283,20 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
                 for k in range(1, kmax + 1):
                     s_k = k * ii - lag
                     running = s_k < dur
-                    b.add(time=t, order=base + 2, origin=r, rate_cmt=cmt,
-                          rate_delta=np.where(running, rate, 0.0))
-                    b.add(time=np.where(running, t + dur - s_k, np.inf), order=_IMPLIED, origin=r,
-                          rate_cmt=cmt, rate_delta=np.where(running, -rate, 0.0))
+                    b.add(
+                        time=t,
+                        order=base + 2,
+                        origin=r,
+                        rate_cmt=cmt,
+                        rate_delta=np.where(running, rate, 0.0),
+                    )
+                    b.add(
+                        time=np.where(running, t + dur - s_k, np.inf),
+                        order=_IMPLIED,
+                        origin=r,
+                        rate_cmt=cmt,
+                        rate_delta=np.where(running, -rate, 0.0),
+                    )
         # --- the dose and its additional doses ----------------------------------------------
         for k in range(addl + 1):
             start = t + k * ii + lag

@@ -1,0 +1,207 @@
+"""CLI contract: output table, exit codes, one-line errors naming the record, no partial files."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from ketasim.cli import main
+
+PK2 = ["--param", "CL=5", "--param", "V1=20", "--param", "Q=10", "--param", "V2=50"]
+
+
+def _write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with path.open(newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(argv, out=out)
+    return code, out.getvalue()
+
+
+GOOD = (
+    "ID,TIME,AMT,RATE,EVID,CMT\n1,0,100,50,1,1\n1,1,0,0,0,1\n1,4,0,0,0,1\n"
+    "2,0,50,0,1,1\n2,2,0,0,0,1\n"
+)
+
+
+def test_simulate_dataset_writes_one_row_per_record(tmp_path: Path) -> None:
+    data = _write(tmp_path, GOOD)
+    out = tmp_path / "out.csv"
+    code, _ = _run(["simulate", "pk2", str(data), *PK2, "--out", str(out)])
+    assert code == 0
+    rows = _rows(out)
+    assert rows[0] == ["ID", "TIME", "EVID", "A1", "A2", "CP"]
+    assert len(rows) == 6
+    # CP is central amount over V1
+    assert float(rows[2][5]) == pytest.approx(float(rows[2][3]) / 20.0, rel=1e-9)
+
+
+def test_simulate_dataset_to_stdout(tmp_path: Path) -> None:
+    code, text = _run(
+        ["simulate", "pk1", str(_write(tmp_path, GOOD)), "--param", "CL=5", "--param", "V=20"]
+    )
+    assert code == 0
+    assert text.splitlines()[0] == "ID,TIME,EVID,A1,CP"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("ID,TIME,AMT,EVID\n1,0,-5,1\n", "record 1"),
+        ("ID,TIME,AMT,EVID\n1,0,nan,1\n", "line 2"),
+        ("ID,TIME,AMT,EVID\n1,0,,1\n", "line 2"),
+        ("ID,TIME,AMT,EVID\n1,2,10,1\n1,1,0,0\n", "record 2"),
+        ("ID,TIME,AMT,EVID,CMT\n1,0,10,1,7\n", "CMT=7"),
+        ("ID,TIME,AMT,EVID,SS,II\n1,0,10,1,1,0\n", "II"),
+        ("ID,TIME,AMT,EVID,RATE\n1,0,10,1,-2\n", "RATE=-2"),
+        ("ID,TIME,AMT,EVID\n1,0,10\n", "line 2"),
+        ("ID;TIME;AMT\n1;0;10\n", "header"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, needle: str
+) -> None:
+    data = _write(tmp_path, text)
+    out = tmp_path / "out.csv"
+    code, _ = _run(["simulate", "pk2", str(data), *PK2, "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("ketasim: error:")
+    assert needle in err[0]
+    assert not out.exists()
+    assert not any(p.name.startswith(".out.csv") for p in tmp_path.iterdir())
+
+
+def test_unit_that_does_not_fit_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = _run(["simulate", "herd_2007", "--dose", "0.5 L", "--weight", "20 kg"])
+    assert code == 2
+    assert "0.5 L" in capsys.readouterr().err
+
+
+def test_dose_without_unit_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = _run(["simulate", "herd_2007", "--dose", "35", "--weight", "20 kg"])
+    assert code == 2
+    assert "unit" in capsys.readouterr().err
+
+
+def test_unknown_model_lists_available(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = _run(["simulate", "nosuchmodel", "--dose", "1 mg"])
+    assert code == 2
+    assert "herd_2007" in capsys.readouterr().err
+
+
+def test_unsupported_route_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = _run(
+        ["simulate", "herd_2007", "--dose", "1 mg/kg", "--route", "oral", "--weight", "20 kg"]
+    )
+    assert code == 2
+    assert "does not support route 'oral'" in capsys.readouterr().err
+
+
+def test_regimen_simulation_writes_analyte_columns(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    code, text = _run(
+        [
+            "simulate",
+            "simons_2022",
+            "--dose",
+            "20 mg",
+            "--duration",
+            "20 min",
+            "--weight",
+            "70 kg",
+            "--until",
+            "6 h",
+            "--step",
+            "10 min",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert "research and education" in text
+    rows = _rows(out)
+    assert rows[0] == [
+        "TIME_h",
+        "s_ketamine_ng_per_mL",
+        "s_norketamine_ng_per_mL",
+        "s_hnk_ng_per_mL",
+    ]
+    assert len(rows) == 1 + 37
+
+
+def test_molar_output_uses_molar_mass(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    base = [
+        "simulate",
+        "herd_2007",
+        "--dose",
+        "1 mg/kg",
+        "--weight",
+        "20 kg",
+        "--until",
+        "1 h",
+        "--step",
+        "30 min",
+    ]
+    assert _run([*base, "--out", str(a)])[0] == 0
+    assert _run([*base, "--molar", "--out", str(b)])[0] == 0
+    ng = float(_rows(a)[2][1])
+    nm = float(_rows(b)[2][1])
+    assert nm == pytest.approx(ng / 237.727 * 1000.0, rel=1e-4)
+
+
+def test_weight_outside_model_range_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = _run(
+        ["simulate", "herd_2007", "--dose", "1 mg/kg", "--weight", "150 kg", "--until", "1 h"]
+    )
+    assert code == 0
+    assert "ValidityWarning" in capsys.readouterr().err
+
+
+def test_absurd_dose_warns_loudly(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = _run(
+        ["simulate", "herd_2007", "--dose", "500 mg/kg", "--weight", "20 kg", "--until", "1 h"]
+    )
+    assert code == 0
+    assert "PlausibilityWarning" in capsys.readouterr().err
+
+
+def test_models_lists_library() -> None:
+    code, text = _run(["models"])
+    assert code == 0
+    assert "simons_2022" in text and "doi:" in text
+
+
+def test_model_show_prints_parameters_and_sources() -> None:
+    code, text = _run(["model", "show", "herd_2007"])
+    assert code == 0
+    assert "10.1111/j.1460-9592.2006.02145.x" in text
+    assert "TVCL" in text and "L/h" in text
+
+
+def test_validate_prints_summary_line(tmp_path: Path) -> None:
+    md = tmp_path / "v.md"
+    code, text = _run(["validate", "herd_2007", "elkomy_2015", "--markdown", str(md)])
+    assert text.strip().splitlines()[-1].startswith("validated: 2 models,")
+    assert code == 0
+    assert "| herd_2007 |" in md.read_text()
+
+
+def test_demo_writes_csv_and_png(tmp_path: Path) -> None:
+    code, text = _run(["demo", "--out-dir", str(tmp_path)])
+    assert code == 0
+    assert (tmp_path / "demo.csv").stat().st_size > 0
+    assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
