@@ -113,6 +113,32 @@ def _cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
         else:
             _print_rows(header, rows, out)
         return 0
+    res = _simulate_regimen_args(spec, args, params)
+    times = res.time_h
+    unit = "nmol/L" if args.molar else "ng/mL"
+    cols = {a: res.get_conc(a, unit)[0] for a in res.analytes}
+    suffix = "_nmol_per_L" if args.molar else "_ng_per_mL"
+    header = ["TIME_h", *[a + suffix for a in cols]]
+    rows = np.column_stack([times, *cols.values()]).tolist()
+    print(f"# {DISCLAIMER}", file=out)
+    print(f"# model {spec.id}: {spec.name}", file=out)
+    if spec.citation:
+        print(f"# source: {spec.citation.format()}; sampling: {spec.sampling}", file=out)
+    _print_summary(res, unit, out)
+    if args.out:
+        write_csv_atomic(args.out, header, rows)
+        print(f"wrote {len(rows)} rows to {args.out}", file=out)
+    else:
+        _print_rows(header, rows, out)
+    if args.plot:
+        _plot(res, unit, args.plot, title=f"{spec.id}: {args.dose} {args.route}")
+        print(f"wrote plot to {args.plot}", file=out)
+    return 0
+
+
+def _simulate_regimen_args(
+    spec: ModelSpec, args: argparse.Namespace, params: dict[str, float]
+) -> RegimenResult:
     if args.dose is None:
         raise _UsageError("give a NONMEM DATA.csv file or a regimen with --dose")
     if spec.generic:
@@ -134,25 +160,41 @@ def _cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
             f"--until/--step give {until / step:.0f} time points; use a coarser --step"
         )
     times = np.arange(0.0, until + step / 2, step)
-    res = simulate_regimen(spec, regimen, times, covariates=covs, params=params)
-    unit = "nmol/L" if args.molar else "ng/mL"
-    cols = {a: res.get_conc(a, unit)[0] for a in res.analytes}
-    suffix = "_nmol_per_L" if args.molar else "_ng_per_mL"
-    header = ["TIME_h", *[a + suffix for a in cols]]
-    rows = np.column_stack([times, *cols.values()]).tolist()
-    print(f"# {DISCLAIMER}", file=out)
-    print(f"# model {spec.id}: {spec.name}", file=out)
-    if spec.citation:
-        print(f"# source: {spec.citation.format()}; sampling: {spec.sampling}", file=out)
-    _print_summary(res, unit, out)
-    if args.out:
-        write_csv_atomic(args.out, header, rows)
-        print(f"wrote {len(rows)} rows to {args.out}", file=out)
-    else:
-        _print_rows(header, rows, out)
-    if args.plot:
-        _plot(res, unit, args.plot, title=f"{spec.id}: {args.dose} {args.route}")
-        print(f"wrote plot to {args.plot}", file=out)
+    return simulate_regimen(spec, regimen, times, covariates=covs, params=params)
+
+
+def _cmd_effects(args: argparse.Namespace, out: TextIO) -> int:
+    from ketasim.risk import compute_risk_summary
+
+    spec = _resolve_model(args.model)
+    params = _param_values(spec, _parse_assignments(args.param, "--param"))
+    res = _simulate_regimen_args(spec, args, params)
+    summary = compute_risk_summary(res)
+    print(f"# {summary.disclaimer}", file=out)
+    print(f"# model {spec.id} ({spec.sampling} sampling); {args.dose} {args.route}", file=out)
+    print(
+        f"{'item':<36} {'analyte':<14} {'threshold':<24} {'time (h)':>9} {'reached':>8}  source",
+        file=out,
+    )
+    notes: list[str] = []
+    for r in summary.to_rows():
+        t = r.get("time_h_median")
+        share = r.get("share_reaching")
+        t_txt = f"{t:9.2f}" if isinstance(t, float) else f"{'-':>9}"
+        s_txt = f"{100 * share:7.0f}%" if isinstance(share, float) else f"{'-':>8}"
+        print(
+            f"{str(r.get('item'))[:36]:<36} {str(r.get('analyte'))[:14]:<14} "
+            f"{str(r.get('threshold'))[:24]:<24} {t_txt} {s_txt}  {r.get('source')}",
+            file=out,
+        )
+        if r.get("notes"):
+            notes.append(f"{r.get('item')}: {r.get('notes')}")
+    for item, why in summary.skipped:
+        notes.append(f"{item}: not computed ({why})")
+    if notes:
+        print("notes:", file=out)
+        for n_ in notes:
+            print(f"  - {n_}", file=out)
     return 0
 
 
@@ -416,6 +458,22 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # --- parser ---------------------------------------------------------------------------------------
+def _add_regimen_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--dose", help='e.g. "0.5 mg/kg" or "35 mg"')
+    s.add_argument("--route", default="iv")
+    s.add_argument("--duration", help='infusion duration, e.g. "40 min"')
+    s.add_argument("--every", help='interval between doses, e.g. "3.5 d"')
+    s.add_argument("--count", type=int, default=1)
+    s.add_argument("--until", help='end of the output grid, e.g. "24 h"')
+    s.add_argument("--step", help='output step, e.g. "5 min"')
+    s.add_argument("--weight", help='body weight, e.g. "70 kg"')
+    s.add_argument("--age", help='age, e.g. "45 yr"')
+    s.add_argument("--sex", help="male or female")
+    s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument("--molar", action="store_true", help="concentrations in nmol/L")
+    s.add_argument("--plot", metavar="FILE.png")
+
+
 def _build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ketasim",
@@ -438,21 +496,19 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("data", nargs="?")
     s.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     s.add_argument("--out", metavar="FILE.csv")
+    _add_regimen_args(s)
     s.add_argument("--method", choices=("exact", "ode"), default="exact")
-    s.add_argument("--dose", help='e.g. "0.5 mg/kg" or "35 mg"')
-    s.add_argument("--route", default="iv")
-    s.add_argument("--duration", help='infusion duration, e.g. "40 min"')
-    s.add_argument("--every", help='interval between doses, e.g. "3.5 d"')
-    s.add_argument("--count", type=int, default=1)
-    s.add_argument("--until", help='end of the output grid, e.g. "24 h"')
-    s.add_argument("--step", help='output step, e.g. "5 min"')
-    s.add_argument("--weight", help='body weight, e.g. "70 kg"')
-    s.add_argument("--age", help='age, e.g. "45 yr"')
-    s.add_argument("--sex", help="male or female")
-    s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
-    s.add_argument("--molar", action="store_true", help="concentrations in nmol/L")
-    s.add_argument("--plot", metavar="FILE.png")
     s.set_defaults(func=_cmd_simulate)
+    e = sub.add_parser(
+        "effects",
+        help="effect and side-effect risk summary of a regimen",
+        description="Time within published concentration zones and effect models, with sources. "
+        + DISCLAIMER,
+    )
+    e.add_argument("model")
+    e.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    _add_regimen_args(e)
+    e.set_defaults(func=_cmd_effects)
     m = sub.add_parser("models", help="list the library models")
     m.add_argument("-v", "--verbose", action="store_true")
     m.set_defaults(func=_cmd_models)

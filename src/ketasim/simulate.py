@@ -240,11 +240,11 @@ class RegimenResult:
         >>> from ketasim.library import load_model
         >>> from ketasim.events import Regimen
         >>> import numpy as np
-        >>> m = load_model("domino_1982")
-        >>> r = simulate_regimen(m, Regimen.from_quantities("35 mg", duration="10 min"),
-        ...                      np.array([10 / 60]), covariates={"WT": 70})
-        >>> round(float(r.get_conc("ketamine", "mg/L")[0, 0]), 5)
-        0.72724
+        >>> m = load_model("herd_2007")
+        >>> r = simulate_regimen(m, Regimen.from_quantities("20 mg"), np.array([0.0]),
+        ...                      covariates={"WT": 20})
+        >>> round(float(r.get_conc("ketamine", "ng/mL")[0, 0]), 1)  # 20 mg / (38.7 L x 20/70)
+        1808.8
         """
         if analyte not in self.conc:
             raise ModelError(f"no analyte {analyte!r}; simulated: {', '.join(self.conc)}")

@@ -205,3 +205,25 @@ def test_demo_writes_csv_and_png(tmp_path: Path) -> None:
     assert code == 0
     assert (tmp_path / "demo.csv").stat().st_size > 0
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_effects_prints_zones_with_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = _run(
+        [
+            "effects",
+            "simons_2022",
+            "--dose",
+            "0.25 mg/kg",
+            "--duration",
+            "40 min",
+            "--weight",
+            "70 kg",
+            "--until",
+            "12 h",
+        ]
+    )
+    assert code == 0
+    assert "not safety limits" in text
+    assert "Zanos P et al. 2018" in text
+    # a venous-sampled zone applied to this arterial model is flagged
+    assert "SamplingSiteWarning" in capsys.readouterr().err
