@@ -11,12 +11,23 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["HAVE_NUMBA", "sum_of_exponentials"]
+__all__ = ["sum_of_exponentials"]
 
 FloatArray = npt.NDArray[np.float64]
 
-try:  # pragma: no branch
-    import numba
+_KERNEL: list[object] = []
+_NUMBA_MIN_WORK = 200_000  # subjects x outputs below which numpy is faster than loading numba
+
+
+def _get_kernel() -> object | None:
+    """Compile (or load from cache) the numba kernel on first use; None without numba."""
+    if _KERNEL:
+        return _KERNEL[0]
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a declared dependency
+        _KERNEL.append(None)
+        return None
 
     @numba.njit(parallel=True, cache=True, nogil=True)  # type: ignore[misc]
     def _kernel(lam, a, b, dt, sel, out, step):  # type: ignore[no-untyped-def]  # pragma: no cover
@@ -47,9 +58,8 @@ try:  # pragma: no branch
                         e[j] *= q[j]
                 t0 = t1
 
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - numba is a declared dependency
-    HAVE_NUMBA = False
+    _KERNEL.append(_kernel)
+    return _kernel
 
 
 def sum_of_exponentials(
@@ -71,13 +81,16 @@ def sum_of_exponentials(
     sel : (T_k,) int, output columns to fill
     out : (N, T, m) float, written in place
     """
-    if HAVE_NUMBA and lam.dtype == np.float64 and a.dtype == np.float64:
+    big = lam.shape[0] * dt.size >= _NUMBA_MIN_WORK
+    real = lam.dtype == np.float64 and a.dtype == np.float64
+    kernel = _get_kernel() if big and real else None
+    if kernel is not None:
         step = 0.0
         if dt.size > 2:
             d = np.diff(dt)
             if d[0] > 0 and np.all(np.abs(d - d[0]) <= 1e-12 * abs(dt[-1])):
                 step = float(d[0])
-        _kernel(
+        kernel(  # type: ignore[operator]
             np.ascontiguousarray(lam),
             np.ascontiguousarray(a),
             np.ascontiguousarray(b),
