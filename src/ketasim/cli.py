@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from ketasim import DISCLAIMER
-from ketasim.errors import KetasimError, KetasimWarning, ModelError, UnitError, ValidityWarning
+from ketasim.errors import KetasimError, KetasimWarning, ModelError, UnitError
 from ketasim.events import Regimen, read_nonmem_csv, write_csv_atomic
 from ketasim.library import list_models, load_model, load_model_file
 from ketasim.nca import compute_auc, compute_cmax
@@ -125,6 +125,8 @@ def _cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
     if spec.citation:
         print(f"# source: {spec.citation.format()}; sampling: {spec.sampling}", file=out)
     _print_summary(res, unit, out)
+    for mod_id in args.interaction:
+        _print_interaction(res, mod_id, args.route, out)
     if args.out:
         write_csv_atomic(args.out, header, rows)
         print(f"wrote {len(rows)} rows to {args.out}", file=out)
@@ -232,17 +234,6 @@ def _covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, float]:
     extra = set(given) - set(spec.covariates)
     if extra - {"SEX", "AGE"}:
         raise ModelError(f"model {spec.id} does not use covariate(s) {', '.join(sorted(extra))}")
-    pop = spec.population
-    for key, name in (("weight_kg", "WT"), ("age_years", "AGE")):
-        if key in pop and name in given:
-            lo, hi = pop[key]
-            if not lo <= given[name] <= hi:
-                warnings.warn(
-                    f"{name} {given[name]:g} is outside the range the model {spec.id} was built in "
-                    f"({lo:g}-{hi:g}); predictions are extrapolations",
-                    ValidityWarning,
-                    stacklevel=2,
-                )
     return covs
 
 
@@ -258,6 +249,41 @@ def _print_summary(res: RegimenResult, unit: str, out: TextIO) -> None:
             f"{float(auc.value):>22.5g}",
             file=out,
         )
+
+
+def _print_interaction(res: RegimenResult, mod_id: str, route: str, out: TextIO) -> None:
+    from ketasim.interactions import compute_modified_exposure, get_modifier
+
+    mod = get_modifier(mod_id)
+    rows = compute_modified_exposure(res, mod, route)
+    print(
+        f"# with {mod.perpetrator} ({mod.enzyme} {mod.mechanism}; measured with "
+        f"{mod.victim_dose}, {mod.victim_route}): published ratios applied to exposure; "
+        f"source {mod.source}",
+        file=out,
+    )
+    for r in rows:
+        print(
+            f"#   {r.analyte:<14} {r.metric:<10} x{r.ratio:<5g} {r.baseline:>10.4g} -> "
+            f"{r.adjusted:>10.4g} {r.unit}   ({r.printed})",
+            file=out,
+        )
+    if not rows:
+        print("#   (this finding reports no AUC or Cmax ratio for a simulated analyte)", file=out)
+
+
+def _cmd_interactions(args: argparse.Namespace, out: TextIO) -> int:
+    from ketasim.interactions import list_modifiers
+
+    for m in list_modifiers():
+        ratios = ", ".join(
+            f"{e.get('analyte')} {e.get('metric')} x{e['ratio']:g}"
+            for e in m.effects
+            if e.get("ratio") is not None
+        )
+        print(f"{m.id:<44} {m.victim:<24} {m.victim_route:<10} {ratios or 'qualitative'}", file=out)
+        print(f"{'':<44} source: {m.source}", file=out)
+    return 0
 
 
 def _print_rows(header: list[str], rows: list[list[float]], out: TextIO) -> None:
@@ -472,6 +498,13 @@ def _add_regimen_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
     s.add_argument("--molar", action="store_true", help="concentrations in nmol/L")
     s.add_argument("--plot", metavar="FILE.png")
+    s.add_argument(
+        "--interaction",
+        action="append",
+        default=[],
+        metavar="MODIFIER",
+        help="apply a published interaction's exposure ratios (see `ketasim interactions`)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -509,6 +542,8 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     _add_regimen_args(e)
     e.set_defaults(func=_cmd_effects)
+    ia = sub.add_parser("interactions", help="published drug interactions and individual factors")
+    ia.set_defaults(func=_cmd_interactions)
     m = sub.add_parser("models", help="list the library models")
     m.add_argument("-v", "--verbose", action="store_true")
     m.set_defaults(func=_cmd_models)

@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ketasim.errors import EventError, ModelError, ParameterError, PlausibilityWarning
+from ketasim.errors import (
+    EventError,
+    ModelError,
+    ParameterError,
+    PlausibilityWarning,
+    ValidityWarning,
+)
 from ketasim.events import Dataset, Regimen
 from ketasim.solver import RecordTemplate, compile_schedule, linear_rhs, solve_linear, solve_ode
 from ketasim.solver.schedule import Schedule, get_output_orders
@@ -37,6 +43,7 @@ __all__ = [
     "DatasetResult",
     "RegimenResult",
     "check_dose_plausibility",
+    "check_validity_range",
     "compute_individual_parameters",
     "simulate_dataset",
     "simulate_regimen",
@@ -467,6 +474,29 @@ def _concat_schedules(scheds: Sequence[Schedule]) -> Schedule:
     return Schedule(**merged)
 
 
+def check_validity_range(spec: ModelSpec, covariates: Mapping[str, Any]) -> None:
+    """Warn (ValidityWarning) when weight (kg) or age (yr) lie outside the model's population.
+
+    The ranges are the model file's ``population.weight_kg`` and ``population.age_years``.
+    """
+    pop = spec.population
+    for key, name, unit in (("weight_kg", "WT", "kg"), ("age_years", "AGE", "yr")):
+        if key not in pop or name not in covariates:
+            continue
+        lo, hi = (float(x) for x in pop[key])
+        v = np.asarray(covariates[name], dtype=float)
+        outside = (v < lo) | (v > hi)
+        if np.any(outside):
+            worst = float(v[outside].ravel()[0]) if v.ndim else float(v)
+            share = f" ({100 * float(np.mean(outside)):.0f}% of subjects)" if v.size > 1 else ""
+            warnings.warn(
+                f"{name} {worst:g} {unit}{share} is outside the range model {spec.id} was built in "
+                f"({lo:g}-{hi:g} {unit}); predictions there are extrapolations",
+                ValidityWarning,
+                stacklevel=3,
+            )
+
+
 @functools.lru_cache(maxsize=1)
 def _plausibility_limits() -> dict[str, float]:
     path = resources.files("ketasim.library") / "plausibility.toml"
@@ -569,6 +599,7 @@ def simulate_regimen(
         raise EventError("output times must be a non-empty 1-D array of finite numbers (h)")
     p = compute_individual_parameters(spec, covariates=covariates, etas=etas, params=params)
     _check_parameters(spec, p)
+    check_validity_range(spec, covariates or {})
     N = max([1, *(np.shape(v)[0] for v in p.values() if np.ndim(v) >= 1)])
     for k, v in p.items():
         if np.ndim(v) > 1 or (np.ndim(v) == 1 and v.shape[0] not in (1, N)):

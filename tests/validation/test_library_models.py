@@ -60,6 +60,10 @@ def test_sampling_site_recorded(model: str) -> None:
 def test_every_route_and_analyte_simulates(model: str, route: str) -> None:
     spec = load_model(model)
     covs = {k: c.reference for k, c in spec.covariates.items()}
+    # the allometric reference (70 kg) can lie outside a paediatric model's range: use its middle
+    for key, name in (("weight_kg", "WT"), ("age_years", "AGE")):
+        if key in spec.population and name in covs:
+            covs[name] = float(np.mean(spec.population[key]))
     dur = "30 min" if spec.routes[route].infusion else None
     res = simulate_regimen(
         spec,

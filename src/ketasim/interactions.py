@@ -1,0 +1,194 @@
+"""Drug interactions and individual factors as published exposure ratios (``modifiers.toml``).
+
+Owns loading and checking ``library/modifiers.toml`` and applying a published finding to a
+simulated regimen *as published*: the study's exposure ratio (AUC, Cmax) multiplies ketasim's
+exposure of the same analyte, and only when the regimen matches the conditions the ratio was
+measured under (drug form and route). It deliberately does not invent a mechanism (which
+clearance or first-pass step changed): the sources report exposure ratios, not model parameters,
+and oral ratios (dominated by first pass) must not be transferred to IV or nasal dosing.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from ketasim.errors import ModelError
+from ketasim.nca import compute_auc, compute_cmax
+from ketasim.simulate import RegimenResult
+
+__all__ = [
+    "AdjustedExposure",
+    "Modifier",
+    "compute_modified_exposure",
+    "get_modifier",
+    "list_modifiers",
+]
+
+_VICTIM_DRUG = {
+    "S-ketamine": "esketamine",
+    "esketamine nasal spray": "esketamine",
+    "racemic ketamine": "racemic ketamine",
+}
+_ROUTE_ALIASES = {"intranasal": "intranasal", "oral": "oral", "iv": "iv", "sc": "sc", "im": "im"}
+
+
+@dataclass(frozen=True)
+class Modifier:
+    """One published finding: who, what, measured how, with which exposure ratios."""
+
+    id: str
+    perpetrator: str
+    mechanism: str
+    enzyme: str
+    victim: str
+    victim_route: str
+    victim_dose: str
+    effects: tuple[Mapping[str, Any], ...]
+    citation: Mapping[str, Any]
+    notes: str = ""
+
+    @property
+    def source(self) -> str:
+        c = self.citation
+        first = str(c.get("authors", "")).split(",")[0]
+        return f"{first} et al. {c.get('year', '')}, {c.get('journal', '')}, doi:{c.get('doi', '')}"
+
+
+@dataclass(frozen=True)
+class AdjustedExposure:
+    """Baseline and interaction-adjusted exposure of one analyte for one metric."""
+
+    analyte: str
+    metric: str
+    ratio: float
+    printed: str
+    baseline: float
+    adjusted: float
+    unit: str
+
+
+@functools.lru_cache(maxsize=1)
+def _load() -> dict[str, Modifier]:
+    path = resources.files("ketasim.library") / "modifiers.toml"
+    with path.open("rb") as fh:
+        doc = tomllib.load(fh)
+    out: dict[str, Modifier] = {}
+    for i, m in enumerate(doc.get("modifier", [])):
+        where = f"modifiers.toml modifier[{i}]"
+        for key in ("id", "perpetrator", "victim", "victim_route", "citation"):
+            if key not in m:
+                raise ModelError(f"{where}: required field {key!r} is missing")
+        if m["victim"] not in _VICTIM_DRUG:
+            raise ModelError(
+                f"{where}.victim: {m['victim']!r} is not one of {sorted(_VICTIM_DRUG)}"
+            )
+        for j, e in enumerate(m.get("effects", [])):
+            r = e.get("ratio")
+            if r is not None and not (isinstance(r, (int, float)) and r > 0):
+                raise ModelError(f"{where}.effects[{j}].ratio: {r!r} must be a positive number")
+        out[m["id"]] = Modifier(
+            id=m["id"],
+            perpetrator=m["perpetrator"],
+            mechanism=m.get("mechanism", ""),
+            enzyme=m.get("enzyme", ""),
+            victim=m["victim"],
+            victim_route=m["victim_route"],
+            victim_dose=m.get("victim_dose", ""),
+            effects=tuple(m.get("effects", [])),
+            citation=m["citation"],
+            notes=m.get("notes", ""),
+        )
+    return out
+
+
+def list_modifiers() -> list[Modifier]:
+    """Every published modifier, in file order."""
+    return list(_load().values())
+
+
+def get_modifier(modifier_id: str) -> Modifier:
+    """One modifier by id (ModelError naming the available ids otherwise)."""
+    mods = _load()
+    if modifier_id not in mods:
+        raise ModelError(f"unknown modifier {modifier_id!r}; available: {', '.join(mods)}")
+    return mods[modifier_id]
+
+
+def compute_modified_exposure(
+    result: RegimenResult, modifier: Modifier, route: str
+) -> list[AdjustedExposure]:
+    """Apply a modifier's published AUC and Cmax ratios to a simulated regimen.
+
+    Parameters
+    ----------
+    result : RegimenResult
+        Simulated concentrations (mg/L); exposures are computed per subject and their median
+        reported.
+    modifier : Modifier
+    route : str
+        Route of the simulated regimen; must match the route the finding was measured for.
+
+    Returns
+    -------
+    list of AdjustedExposure
+        ``auc`` in ng/mL*h over the simulated span, ``cmax`` in ng/mL.
+
+    Raises
+    ------
+    ModelError
+        When the drug form or route differ from the study's: the published ratio does not
+        transfer (for example an oral first-pass interaction applied to IV dosing).
+    """
+    drug = _VICTIM_DRUG[modifier.victim]
+    if result.spec.drug != drug:
+        raise ModelError(
+            f"modifier {modifier.id} was measured with {modifier.victim}; model {result.spec.id} "
+            f"simulates {result.spec.drug}: the published ratio does not transfer"
+        )
+    if _ROUTE_ALIASES.get(route, route) != modifier.victim_route:
+        raise ModelError(
+            f"modifier {modifier.id} was measured for the {modifier.victim_route} route; the "
+            f"regimen is {route}: the published ratio does not transfer"
+        )
+    out: list[AdjustedExposure] = []
+    for e in modifier.effects:
+        ratio = e.get("ratio")
+        metric = str(e.get("metric", ""))
+        if ratio is None or metric not in ("auc", "auc_0_inf", "cmax"):
+            continue
+        analyte = _match_analyte(result, str(e.get("analyte", "")))
+        if analyte is None:
+            continue
+        c = result.get_conc(analyte, "ng/mL")
+        if metric == "cmax":
+            base = float(np.median(compute_cmax(result.time_h, c)[0].value))
+            unit = "ng/mL"
+        else:
+            base = float(np.median(compute_auc(result.time_h, c).value))
+            unit = "ng/mL*h"
+        out.append(
+            AdjustedExposure(
+                analyte,
+                metric,
+                float(ratio),
+                str(e.get("printed", "")),
+                base,
+                base * float(ratio),
+                unit,
+            )
+        )
+    return out
+
+
+def _match_analyte(result: RegimenResult, name: str) -> str | None:
+    for a in result.analytes:
+        if a == name or a.removeprefix("s_").removeprefix("r_") == name:
+            return a
+    return None

@@ -1,0 +1,70 @@
+"""Published interaction ratios are applied only under the conditions they were measured in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ketasim.errors import ModelError, ValidityWarning
+from ketasim.events import Regimen
+from ketasim.interactions import compute_modified_exposure, get_modifier, list_modifiers
+from ketasim.library import load_model
+from ketasim.simulate import simulate_regimen
+
+
+def _nasal():
+    m = load_model("perez_ruixo_2021")
+    covs = {"AGE": 45.0, "ASIAN": 0.0, "JAPANESE": 0.0, "NDEV": 3.0}
+    return simulate_regimen(
+        m,
+        Regimen.from_quantities("84 mg", route="intranasal"),
+        np.linspace(0, 24, 1441),
+        covariates=covs,
+    )
+
+
+def test_every_modifier_has_a_citation_and_route() -> None:
+    mods = list_modifiers()
+    assert len(mods) >= 10
+    for m in mods:
+        assert m.victim_route in ("oral", "iv", "intranasal", "sc")
+        assert m.citation.get("year")
+
+
+def test_published_ratio_multiplies_exposure() -> None:
+    res = _nasal()
+    rows = compute_modified_exposure(
+        res, get_modifier("renal_impairment_esketamine_nasal"), "intranasal"
+    )
+    assert rows
+    for r in rows:
+        assert r.adjusted == pytest.approx(r.baseline * r.ratio, rel=1e-12)
+
+
+def test_oral_ratio_refused_for_intranasal_regimen() -> None:
+    with pytest.raises(ModelError, match="oral route"):
+        compute_modified_exposure(
+            _nasal(), get_modifier("clarithromycin_oral_s_ketamine"), "intranasal"
+        )
+
+
+def test_s_ketamine_ratio_refused_for_racemic_model() -> None:
+    m = load_model("herd_2007")
+    res = simulate_regimen(
+        m, Regimen.from_quantities("20 mg"), np.linspace(0, 4, 9), covariates={"WT": 20.0}
+    )
+    with pytest.raises(ModelError, match="does not transfer"):
+        compute_modified_exposure(res, get_modifier("rifampicin_iv_s_ketamine_noppers"), "iv")
+
+
+def test_unknown_modifier_lists_available() -> None:
+    with pytest.raises(ModelError, match="clarithromycin_oral_s_ketamine"):
+        get_modifier("aspirin")
+
+
+def test_weight_outside_population_warns_in_api() -> None:
+    m = load_model("herd_2007")
+    with pytest.warns(ValidityWarning, match="outside the range"):
+        simulate_regimen(
+            m, Regimen.from_quantities("20 mg"), np.linspace(0, 4, 9), covariates={"WT": 120.0}
+        )
