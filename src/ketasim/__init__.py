@@ -16,14 +16,9 @@ from ketasim.errors import (
     ValidityWarning,
 )
 from ketasim.events import Dataset, Dose, Regimen, read_nonmem_csv, write_nonmem_csv
+from ketasim.individual import compute_individual_parameters
 from ketasim.library import list_models, load_model, load_model_file
-from ketasim.simulate import (
-    DatasetResult,
-    RegimenResult,
-    compute_individual_parameters,
-    simulate_dataset,
-    simulate_regimen,
-)
+from ketasim.simulate import DatasetResult, RegimenResult, simulate_dataset, simulate_regimen
 from ketasim.spec import ModelSpec, get_builtin_model
 
 __version__ = "0.1.0"

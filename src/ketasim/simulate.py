@@ -13,14 +13,10 @@ in the user's own consistent units.
 
 from __future__ import annotations
 
-import functools
 import math
-import tomllib
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -30,163 +26,19 @@ from ketasim.errors import (
     EventError,
     ModelError,
     ParameterError,
-    PlausibilityWarning,
-    ValidityWarning,
 )
 from ketasim.events import Dataset, Regimen
+from ketasim.individual import check_parameters, compute_individual_parameters, is_modifier
+from ketasim.plausibility import check_dose_plausibility, check_validity_range
 from ketasim.solver import RecordTemplate, compile_schedule, linear_rhs, solve_linear, solve_ode
 from ketasim.solver.schedule import Schedule, get_output_orders
 from ketasim.spec import ModelSpec
 from ketasim.units import convert_magnitude, get_molar_mass_g_per_mol
 
-__all__ = [
-    "DatasetResult",
-    "RegimenResult",
-    "check_dose_plausibility",
-    "check_validity_range",
-    "compute_individual_parameters",
-    "simulate_dataset",
-    "simulate_regimen",
-]
+__all__ = ["DatasetResult", "RegimenResult", "simulate_dataset", "simulate_regimen"]
 
 FloatArray = npt.NDArray[np.float64]
 _AFTER_EVERYTHING = 1 << 41  # output order: after every event at the same time (post-dose)
-_MODIFIERS = ("F", "ALAG", "R", "D")
-
-
-# --- individual parameters ----------------------------------------------------------------------
-def compute_individual_parameters(
-    spec: ModelSpec,
-    *,
-    covariates: Mapping[str, Any] | None = None,
-    etas: FloatArray | None = None,
-    params: Mapping[str, Any] | None = None,
-) -> dict[str, FloatArray]:
-    """Individual parameters of a model, canonical units, as arrays broadcast over subjects.
-
-    Parameters
-    ----------
-    spec : ModelSpec
-    covariates : mapping, optional
-        Covariate name -> value(s) in the covariate's declared unit (e.g. WT in kg); scalars or
-        arrays (subjects,) or (subjects, records).
-    etas : ndarray (subjects, n_eta), optional
-        Between-subject random effects in the order of ``spec.iiv.names``; zeros when omitted.
-    params : mapping, optional
-        Direct values for individual parameters (override the expressions), canonical units
-        for library models, the user's units for generic models.
-
-    Returns
-    -------
-    dict of str to ndarray
-    """
-    covariates = dict(covariates or {})
-    params = {spec.aliases.get(k, k): v for k, v in (params or {}).items()}
-    known = set(spec.get_parameter_names()) | set(_modifier_names(spec)) | set(spec.thetas)
-    for k in params:
-        if k not in known and not _is_modifier(k, spec):
-            raise ParameterError(
-                f"model {spec.id} has no parameter {k!r}; parameters: "
-                + ", ".join(spec.get_parameter_names())
-            )
-    for k in covariates:
-        if k not in spec.covariates:
-            raise ParameterError(
-                f"model {spec.id} has no covariate {k!r}; covariates: "
-                + (", ".join(spec.covariates) or "none")
-            )
-    env: dict[str, Any] = {name: p.value for name, p in spec.thetas.items()}
-    env.update({k: float(v) for k, v in spec.defaults.items()})
-    for name in spec.covariates:
-        if name not in covariates:
-            raise ParameterError(
-                f"model {spec.id}: covariate {name} "
-                f"({spec.covariates[name].unit or 'dimensionless'})"
-                " is not given"
-            )
-        env[name] = np.asarray(covariates[name], dtype=float)
-    names = spec.get_eta_names()
-    if etas is not None:
-        etas = np.atleast_2d(np.asarray(etas, dtype=float))
-        if etas.shape[-1] != len(names):
-            raise ParameterError(
-                f"model {spec.id}: {etas.shape[-1]} ETAs given, model has {len(names)}"
-            )
-    for j, name in enumerate(names):
-        env[name] = etas[:, j] if etas is not None else 0.0
-    out: dict[str, Any] = {}
-    pending = dict(spec.individual)
-    for k, v in params.items():
-        out[k] = np.asarray(v, dtype=float)
-        env[k] = out[k]
-        pending.pop(k, None)
-    for _ in range(len(pending) + 1):
-        done = [k for k, e in pending.items() if e.names <= set(env)]
-        if not done:
-            break
-        for k in done:
-            with np.errstate(all="ignore"):
-                env[k] = out[k] = np.asarray(pending.pop(k).evaluate(env), dtype=float)
-    if pending:
-        raise ModelError(
-            f"model {spec.id}: circular individual parameter definitions: {sorted(pending)}"
-        )
-    for name in spec.free_parameters:
-        if name in env and name not in out:
-            out[name] = np.asarray(env[name], dtype=float)
-    for name, p in spec.thetas.items():
-        out.setdefault(name, np.asarray(p.value))
-    for k, v in out.items():
-        if not np.all(np.isfinite(v)):
-            raise ParameterError(
-                f"model {spec.id}: parameter {k} is not finite ({_first_nonfinite(v)})"
-            )
-    return out
-
-
-def _first_nonfinite(v: FloatArray) -> float:
-    a = np.asarray(v).ravel()
-    return float(a[~np.isfinite(a)][0])
-
-
-def _is_modifier(name: str, spec: ModelSpec) -> bool:
-    for m in _MODIFIERS:
-        if name.startswith(m) and name[len(m) :].isdigit():
-            return 1 <= int(name[len(m) :]) <= spec.n_compartments
-    return False
-
-
-def _modifier_names(spec: ModelSpec) -> list[str]:
-    return [f"{m}{i}" for m in _MODIFIERS for i in range(1, spec.n_compartments + 1)]
-
-
-def _check_parameters(spec: ModelSpec, p: Mapping[str, FloatArray]) -> None:
-    need = spec.get_required_flow_parameters()
-    for f in spec.flows:  # either form of a flow is acceptable for generic models
-        if f.rate is not None and f.clearance is not None:
-            if f.rate in p:
-                need.discard(str(f.clearance))
-            else:
-                need.discard(f.rate)
-                need.add(str(spec.get_compartment(f.source).volume))
-    for c in spec.compartments:
-        if c.kind == "central" and c.volume:
-            need.add(c.volume)
-    missing = sorted(n for n in need if n not in p)
-    if missing:
-        raise ParameterError(
-            f"model {spec.id}: parameter(s) {', '.join(missing)} not given"
-            + (" (pass --param NAME=VALUE or a dataset column)" if spec.generic else "")
-        )
-    for name in need:
-        v = np.asarray(p[name])
-        if np.any(v < 0):
-            raise ParameterError(
-                f"model {spec.id}: parameter {name}={float(np.min(v))} is negative"
-            )
-    for c in spec.compartments:
-        if c.volume and c.volume in p and np.any(np.asarray(p[c.volume]) <= 0):
-            raise ParameterError(f"model {spec.id}: volume {c.volume} of {c.name} must be > 0")
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -307,7 +159,7 @@ def simulate_dataset(
     col_params = [
         c
         for c in data.extra_columns
-        if spec.aliases.get(c, c) in spec.get_parameter_names() or _is_modifier(c, spec)
+        if spec.aliases.get(c, c) in spec.get_parameter_names() or is_modifier(c, spec)
     ]
     col_covs = [c for c in data.extra_columns if c in spec.covariates]
     templates: list[RecordTemplate] = []
@@ -326,7 +178,7 @@ def simulate_dataset(
             cv[c] = cols[c]
         try:
             p = compute_individual_parameters(spec, covariates=cv, params=p_in)
-            _check_parameters(spec, p)
+            check_parameters(spec, p)
         except (ParameterError, ModelError) as exc:
             raise EventError(str(exc), record=int(recnos[0]), subject=_fmt_id(ident)) from None
         p = {k: np.broadcast_to(v, (nrec,)) for k, v in p.items()}
@@ -474,83 +326,6 @@ def _concat_schedules(scheds: Sequence[Schedule]) -> Schedule:
     return Schedule(**merged)
 
 
-def check_validity_range(spec: ModelSpec, covariates: Mapping[str, Any]) -> None:
-    """Warn (ValidityWarning) when weight (kg) or age (yr) lie outside the model's population.
-
-    The ranges are the model file's ``population.weight_kg`` and ``population.age_years``.
-    """
-    pop = spec.population
-    for key, name, unit in (("weight_kg", "WT", "kg"), ("age_years", "AGE", "yr")):
-        if key not in pop or name not in covariates:
-            continue
-        lo, hi = (float(x) for x in pop[key])
-        v = np.asarray(covariates[name], dtype=float)
-        outside = (v < lo) | (v > hi)
-        if np.any(outside):
-            worst = float(v[outside].ravel()[0]) if v.ndim else float(v)
-            share = f" ({100 * float(np.mean(outside)):.0f}% of subjects)" if v.size > 1 else ""
-            warnings.warn(
-                f"{name} {worst:g} {unit}{share} is outside the range model {spec.id} was built in "
-                f"({lo:g}-{hi:g} {unit}); predictions there are extrapolations",
-                ValidityWarning,
-                stacklevel=3,
-            )
-
-
-@functools.lru_cache(maxsize=1)
-def _plausibility_limits() -> dict[str, float]:
-    path = resources.files("ketasim.library") / "plausibility.toml"
-    with path.open("rb") as fh:
-        return {k: float(v) for k, v in tomllib.load(fh)["limits"].items()}
-
-
-def check_dose_plausibility(
-    amt_mg: FloatArray, rate_mg_per_h: FloatArray, weight_kg: FloatArray | float | None, what: str
-) -> None:
-    """Warn (PlausibilityWarning) for a dose far above the label's highest usual dose.
-
-    Parameters
-    ----------
-    amt_mg : array, mg
-        Single-dose amounts (bolus or extravascular); infusions are judged by their rate.
-    rate_mg_per_h : array, mg/h
-        Infusion rates (0 for a bolus).
-    weight_kg : array or float, kg, optional
-        Body weight; the limits file's reference weight when unknown.
-    what : str
-        Where the dose comes from, for the message.
-
-    Notes
-    -----
-    The limits and their source are in ``library/plausibility.toml`` (Ketalar label, section 2.2).
-    """
-    lim = _plausibility_limits()
-    wt = np.asarray(lim["reference_weight_kg"] if weight_kg is None else weight_kg, dtype=float)
-    factor = lim["warn_factor"]
-    max_single = factor * max(lim["iv_single_mg_per_kg"], lim["im_single_mg_per_kg"]) * wt
-    max_rate = factor * lim["infusion_mg_per_kg_per_min"] * 60.0 * wt
-    amt = np.asarray(amt_mg, dtype=float)
-    rate = np.asarray(rate_mg_per_h, dtype=float)
-    bolus = rate <= 0
-    if np.any(bolus & (amt > max_single)):
-        worst = float(np.max(np.where(bolus, amt, 0.0)))
-        warnings.warn(
-            f"{what}: dose {worst:g} mg is more than {factor:g}x the highest labelled single dose "
-            f"({lim['im_single_mg_per_kg']:g} mg/kg); check the amount and its unit",
-            PlausibilityWarning,
-            stacklevel=3,
-        )
-    if np.any(rate > max_rate):
-        warnings.warn(
-            f"{what}: infusion rate {float(np.max(rate)):g} mg/h is more than "
-            f"{factor:g}x the fastest "
-            f"labelled rate ({lim['infusion_mg_per_kg_per_min']:g} mg/kg/min); "
-            "check the rate and its unit",
-            PlausibilityWarning,
-            stacklevel=3,
-        )
-
-
 # --- regimen / population mode ------------------------------------------------------------------
 def simulate_regimen(
     spec: ModelSpec,
@@ -598,7 +373,7 @@ def simulate_regimen(
     if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)):
         raise EventError("output times must be a non-empty 1-D array of finite numbers (h)")
     p = compute_individual_parameters(spec, covariates=covariates, etas=etas, params=params)
-    _check_parameters(spec, p)
+    check_parameters(spec, p)
     check_validity_range(spec, covariates or {})
     N = max([1, *(np.shape(v)[0] for v in p.values() if np.ndim(v) >= 1)])
     for k, v in p.items():

@@ -18,9 +18,10 @@ import numpy as np
 
 from ketasim.errors import ModelError, UnitError
 from ketasim.events import Regimen
+from ketasim.individual import compute_individual_parameters
 from ketasim.library import list_models, load_model
 from ketasim.nca import compute_auc, compute_cmax
-from ketasim.simulate import compute_individual_parameters, simulate_regimen
+from ketasim.simulate import simulate_regimen
 from ketasim.spec import ModelSpec
 from ketasim.units import Q_, get_molar_mass_g_per_mol, parse_quantity, to_unit
 
