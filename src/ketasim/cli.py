@@ -542,6 +542,9 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     _add_regimen_args(e)
     e.set_defaults(func=_cmd_effects)
+    from ketasim.cli_population import add_population_parser
+
+    add_population_parser(sub, _add_regimen_args)
     ia = sub.add_parser("interactions", help="published drug interactions and individual factors")
     ia.set_defaults(func=_cmd_interactions)
     m = sub.add_parser("models", help="list the library models")

@@ -339,6 +339,7 @@ def simulate_regimen(
     chunk_size: int | None = None,
     workers: int = 1,
     method: str = "exact",
+    check_validity: bool = True,
 ) -> RegimenResult:
     """Simulate a regimen for one or many subjects on a common time grid.
 
@@ -363,6 +364,9 @@ def simulate_regimen(
     workers : int
         Threads over chunks (numpy releases the GIL in the hot loops).
     method : {"exact", "ode"}
+    check_validity : bool
+        Warn (ValidityWarning) when weight or age leave the model's population range; callers
+        that run many blocks of one population check once themselves.
 
     Returns
     -------
@@ -374,7 +378,8 @@ def simulate_regimen(
         raise EventError("output times must be a non-empty 1-D array of finite numbers (h)")
     p = compute_individual_parameters(spec, covariates=covariates, etas=etas, params=params)
     check_parameters(spec, p)
-    check_validity_range(spec, covariates or {})
+    if check_validity:
+        check_validity_range(spec, covariates or {})
     N = max([1, *(np.shape(v)[0] for v in p.values() if np.ndim(v) >= 1)])
     for k, v in p.items():
         if np.ndim(v) > 1 or (np.ndim(v) == 1 and v.shape[0] not in (1, N)):

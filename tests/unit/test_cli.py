@@ -227,3 +227,75 @@ def test_effects_prints_zones_with_sources(capsys: pytest.CaptureFixture[str]) -
     assert "Zanos P et al. 2018" in text
     # a venous-sampled zone applied to this arterial model is flagged
     assert "SamplingSiteWarning" in capsys.readouterr().err
+
+
+POP = [
+    "population",
+    "herd_2007",
+    "--dose",
+    "1 mg/kg",
+    "--duration",
+    "2 min",
+    "--weight",
+    "30 kg",
+    "--until",
+    "4 h",
+    "--step",
+    "5 min",
+    "--no-progress",
+]
+
+
+def test_population_writes_summaries_percentiles_and_plot(tmp_path: Path) -> None:
+    out = tmp_path / "pop.csv"
+    png = tmp_path / "pop.png"
+    code, text = _run(
+        [
+            *POP,
+            "--n",
+            "64",
+            "--seed",
+            "3",
+            "--target",
+            "ketamine > 100 ng/mL for 30 min",
+            "--out",
+            str(out),
+            "--plot",
+            str(png),
+        ]
+    )
+    assert code == 0
+    assert "seed 3" in text and "attained by" in text
+    rows = _rows(out)
+    assert len(rows) == 65 and "ketamine_cmax_mg_per_L" in rows[0]
+    perc = _rows(tmp_path / "pop_percentiles.csv")
+    assert perc[0] == [
+        "TIME_h",
+        "ketamine_p5_ng_per_mL",
+        "ketamine_p50_ng_per_mL",
+        "ketamine_p95_ng_per_mL",
+    ]
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_population_same_seed_same_numbers(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    assert _run([*POP, "--n", "40", "--seed", "9", "--out", str(a)])[0] == 0
+    assert _run([*POP, "--n", "40", "--seed", "9", "--out", str(b)])[0] == 0
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(a).equals(pq.read_table(b))
+
+
+def test_population_bad_n_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = _run([*POP, "--n", "0"])
+    assert code == 2
+    assert "--n 0" in capsys.readouterr().err
+
+
+def test_population_unreachable_scheduler_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _ = _run(
+        [*POP, "--n", "10", "--seed", "1", "--scheduler", "tcp://127.0.0.1:1", "--timeout", "2"]
+    )
+    assert code == 2
+    assert "127.0.0.1:1" in capsys.readouterr().err

@@ -18,7 +18,7 @@ infusion ``z = -r / lam``.
 
 When a subject's eigenvectors are ill-conditioned (repeated or nearly repeated eigenvalues, such
 as KA equal to the elimination rate constant), that subject is solved with matrix exponentials
-of the augmented matrix ``[[K, R], [0, 0]]`` instead (:func:`_solve_expm_subject`), which is
+of the augmented matrix ``[[K, R], [0, 0]]`` instead (:mod:`ketasim.solver.expm`), which is
 exact for defective matrices too.
 """
 
@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import scipy.linalg
 
 from ketasim.errors import SolverError
+from ketasim.solver.expm import solve_expm
 from ketasim.solver.kernels import sum_of_exponentials
-from ketasim.solver.schedule import Schedule
+from ketasim.solver.schedule import Schedule, get_output_interval
 
 __all__ = ["solve_linear"]
 
@@ -83,9 +83,11 @@ def solve_linear(
         sub = sched if np.all(good) else sched.take(gi)
         ot = out_time if np.ndim(out_time) == 1 else out_time[gi]
         out[gi] = _solve_eigen(lam[gi], V[gi], Vinv[gi], sub, ot, out_order, W[gi])
-    for i in np.flatnonzero(bad):
-        ot = out_time if np.ndim(out_time) == 1 else out_time[i]
-        out[i] = _solve_expm_subject(K[i], sched.take(slice(i, i + 1)), ot, out_order, W[i])
+    if np.any(bad):
+        bi = np.flatnonzero(bad)
+        sub = sched.take(bi)
+        ot = out_time if np.ndim(out_time) == 1 else out_time[bi]
+        out[bi] = solve_expm(K[bi], sub, ot, out_order, np.ascontiguousarray(W[bi]))
     return out
 
 
@@ -188,7 +190,7 @@ def _solve_eigen(
             A = np.einsum("nij,nj->ni", V_c, zn)
     # --- outputs ---------------------------------------------------------------------------
     T = np.shape(out_time)[-1]
-    idx = _output_interval(sched, out_time, out_order)  # (N|1, T) index of last event before
+    idx = get_output_interval(sched, out_time, out_order)  # (N|1, T) index of last event before
     before = idx < 0
     idx = np.maximum(idx, 0)
     if single and idx.shape[0] == 1 and not np.any(lam1 == 0) and np.ndim(out_time) == 1:
@@ -256,22 +258,6 @@ def _outputs_shared_grid(
     return out
 
 
-def _output_interval(
-    sched: Schedule, out_time: FloatArray, out_order: npt.NDArray[np.int64]
-) -> npt.NDArray[np.intp]:
-    """Index of the last event preceding each output (-1 when none), shape (N|1, T)."""
-    ot = np.atleast_2d(out_time)
-    if sched.has_uniform_times() and ot.shape[0] == 1:
-        t, o = sched.time[:1], sched.order[:1]
-    else:
-        t, o = sched.time, sched.order
-    count = np.zeros((max(t.shape[0], ot.shape[0]), ot.shape[1]), dtype=np.intp)
-    for e in range(t.shape[1]):
-        te = t[:, e : e + 1]
-        count += (te < ot) | ((te == ot) & (o[:, e : e + 1] < out_order))
-    return count - 1
-
-
 def _steady_state(
     lam: FloatArray,
     V: FloatArray,
@@ -318,80 +304,3 @@ def _steady_state(
             tail = c_end * np.exp(lf * ((k1 + 1) * iif - lgf - df)) / -np.expm1(lf * iif)
             z[inf] = acc + tail
     return np.asarray(np.einsum("nij,nj->ni", V, z * has_input))
-
-
-def _solve_expm_subject(
-    K: FloatArray,
-    sched: Schedule,
-    out_time: FloatArray,
-    out_order: npt.NDArray[np.int64],
-    W: FloatArray,
-) -> FloatArray:
-    """One subject by augmented matrix exponentials (exact for defective K). K: (P, n, n)."""
-    P, n, _ = K.shape
-    E = sched.n_events
-    A = np.zeros(n)
-    R = np.zeros(n)
-    cur = 0
-    states: list[tuple[FloatArray, FloatArray, int]] = []
-    for e in range(E):
-        if sched.epoch[0, e] >= 0:
-            cur = int(sched.epoch[0, e])
-        if sched.reset[0, e]:
-            A[:] = 0.0
-            R[:] = 0.0
-        if sched.ss_mode[0, e] > 0:
-            A += _steady_state_expm(K[cur], sched, e)
-        if sched.bolus_cmt[0, e] >= 0:
-            A[sched.bolus_cmt[0, e]] += sched.bolus_amt[0, e]
-        if sched.rate_cmt[0, e] >= 0:
-            R[sched.rate_cmt[0, e]] += sched.rate_delta[0, e]
-        states.append((A.copy(), R.copy(), cur))
-        if e + 1 < E:
-            dt = sched.time[0, e + 1] - sched.time[0, e]
-            if np.isfinite(dt) and dt > 0:
-                A = _advance(K[cur], A, R, dt)
-    idx = _output_interval(sched, np.atleast_1d(out_time)[None, :], out_order)[0]
-    out = np.zeros((len(idx), W.shape[0]))
-    for j, k in enumerate(idx):
-        if k < 0:
-            continue
-        a0, r0, ep = states[k]
-        dt = float(np.atleast_1d(out_time)[j] - sched.time[0, k])
-        out[j] = W @ (_advance(K[ep], a0, r0, dt) if dt > 0 else a0)
-    return out
-
-
-def _advance(K: FloatArray, A: FloatArray, R: FloatArray, dt: float) -> FloatArray:
-    n = K.shape[0]
-    M = np.zeros((n + 1, n + 1))
-    M[:n, :n] = K
-    M[:n, n] = R
-    Ex = scipy.linalg.expm(M * dt)
-    return np.asarray(Ex[:n, :n] @ A + Ex[:n, n])
-
-
-def _steady_state_expm(K: FloatArray, sched: Schedule, e: int) -> FloatArray:
-    """Steady state by the same sums as :func:`_steady_state`, with matrix functions."""
-    n = K.shape[0]
-    cmt = int(sched.ss_cmt[0, e])
-    amt, rate = float(sched.ss_amt[0, e]), float(sched.ss_rate[0, e])
-    dur, ii, lag = float(sched.ss_dur[0, e]), float(sched.ss_ii[0, e]), float(sched.ss_lag[0, e])
-    unit = np.zeros(n)
-    unit[cmt] = 1.0
-    try:
-        if ii == 0:
-            return np.asarray(np.linalg.solve(-K, unit * rate))
-        inv_geo = np.linalg.inv(np.eye(n) - scipy.linalg.expm(K * ii))
-        if dur == 0:
-            return np.asarray(scipy.linalg.expm(K * (ii - lag)) @ inv_geo @ (unit * amt))
-        zero = np.zeros(n)
-        k1 = int(np.floor((dur + lag) / ii))
-        acc = np.zeros(n)
-        for k in range(1, k1 + 1):
-            acc += _advance(K, zero, unit * rate, k * ii - lag)
-        c_end = _advance(K, zero, unit * rate, dur)
-        tail = scipy.linalg.expm(K * ((k1 + 1) * ii - lag - dur)) @ inv_geo @ c_end
-        return np.asarray(acc + tail)
-    except np.linalg.LinAlgError:
-        raise SolverError("no steady state exists: the rate matrix is singular") from None

@@ -15,8 +15,7 @@ import numpy.typing as npt
 from scipy.integrate import solve_ivp
 
 from ketasim.errors import SolverError
-from ketasim.solver.linear import _output_interval
-from ketasim.solver.schedule import Schedule
+from ketasim.solver.schedule import Schedule, get_output_interval
 
 __all__ = ["Rhs", "linear_rhs", "solve_ode"]
 
@@ -140,7 +139,7 @@ def _one(
             A, _ = _integrate(
                 rhs, A, R.copy(), s.time[0, e], s.time[0, e + 1], cur, method, rtol, atol
             )
-    idx = _output_interval(s, out_time[None, :], out_order)[0]
+    idx = get_output_interval(s, out_time[None, :], out_order)[0]
     out = np.zeros((len(out_time), n))
     for j, k in enumerate(idx):
         if k < 0:

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from ketasim.errors import EventError
 
-__all__ = ["RecordTemplate", "Schedule", "compile_schedule"]
+__all__ = ["RecordTemplate", "Schedule", "compile_schedule", "get_output_interval"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -346,3 +346,19 @@ def _first_bad(a: FloatArray) -> float:
 def get_output_orders(n_records: int) -> IntArray:
     """Order key of each record's output (after the record's own events)."""
     return 4 * np.arange(n_records, dtype=np.int64) + 3
+
+
+def get_output_interval(
+    sched: Schedule, out_time: FloatArray, out_order: npt.NDArray[np.int64]
+) -> npt.NDArray[np.intp]:
+    """Index of the last event preceding each output (-1 when none), shape (N|1, T)."""
+    ot = np.atleast_2d(out_time)
+    if sched.has_uniform_times() and ot.shape[0] == 1:
+        t, o = sched.time[:1], sched.order[:1]
+    else:
+        t, o = sched.time, sched.order
+    count = np.zeros((max(t.shape[0], ot.shape[0]), ot.shape[1]), dtype=np.intp)
+    for e in range(t.shape[1]):
+        te = t[:, e : e + 1]
+        count += (te < ot) | ((te == ot) & (o[:, e : e + 1] < out_order))
+    return count - 1

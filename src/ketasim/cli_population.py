@@ -1,0 +1,305 @@
+"""``ketasim population``: a virtual population on a regimen, in-process or on Dask (thin CLI).
+
+Parses arguments into the public API (:func:`ketasim.population.simulate_population`,
+:func:`ketasim.distributed.simulate_population_dask`), prints a summary and writes per-subject
+summaries (CSV or Parquet), percentile curves (CSV) and a percentile-band plot (PNG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from ketasim import DISCLAIMER
+from ketasim.errors import KetasimError, ParameterError
+from ketasim.events import Regimen, write_csv_atomic
+from ketasim.population import CovariateTable, PopulationResult, Target, TruncatedNormal
+from ketasim.spec import ModelSpec
+from ketasim.units import to_unit
+
+__all__ = ["add_population_parser"]
+
+_TARGET = re.compile(r"^\s*(\w+)\s*([<>])\s*(.+?)(?:\s+for\s+(.+?))?\s*$")
+
+
+def parse_target(text: str, index: int) -> Target:
+    """``"s_ketamine > 100 ng/mL for 30 min"`` or ``"ketamine < 2000 ng/mL"`` -> Target."""
+    m = _TARGET.match(text)
+    if not m:
+        raise ParameterError(
+            f"--target {text!r}: write e.g. 'ketamine > 100 ng/mL for 30 min' "
+            "or 'ketamine < 2 mg/L'"
+        )
+    analyte, op, conc, dur = m.groups()
+    c = to_unit(conc, "mg/L", what=f"--target {text!r} concentration")
+    d = to_unit(dur, "h", what=f"--target {text!r} duration") if dur else 0.0
+    if op == ">":
+        return Target(f"T{index}: {text.strip()}", analyte, above_mg_per_L=c, min_duration_h=d)
+    if dur:
+        raise ParameterError(f"--target {text!r}: a ceiling ('<') takes no duration")
+    return Target(f"T{index}: {text.strip()}", analyte, below_mg_per_L=c)
+
+
+def _population_covariates(spec: ModelSpec, args: argparse.Namespace) -> Any:
+    if args.patients:
+        table = _read_table(args.patients)
+        unknown = set(table) - set(spec.covariates)
+        if unknown:
+            raise ParameterError(
+                f"{args.patients}: column(s) {', '.join(sorted(unknown))} are not covariates of "
+                f"{spec.id} ({', '.join(spec.covariates) or 'none'})"
+            )
+        return CovariateTable(table)
+    covs: dict[str, Any] = {}
+    flags = {"WT": (args.weight, "kg"), "AGE": (args.age, "yr")}
+    for name, (val, unit) in flags.items():
+        if val is not None and name in spec.covariates:
+            covs[name] = to_unit(val, unit, what=f"--{'weight' if name == 'WT' else 'age'}")
+    for item in args.covariate:
+        k, _, v = item.partition("=")
+        if k not in spec.covariates:
+            raise ParameterError(f"model {spec.id} has no covariate {k!r}")
+        cu = spec.covariates[k].unit
+        covs[k] = to_unit(v, cu, what=f"--covariate {k}") if cu else float(v)
+    for item in args.covariate_dist:
+        k, _, v = item.partition("=")
+        if k not in spec.covariates:
+            raise ParameterError(f"model {spec.id} has no covariate {k!r}")
+        try:
+            parts = [float(x) for x in v.split(",")]
+        except ValueError:
+            raise ParameterError(
+                f"--covariate-dist {item!r}: write NAME=mean,sd[,low,high] "
+                f"in {spec.covariates[k].unit}"
+            ) from None
+        if len(parts) not in (2, 4):
+            raise ParameterError(f"--covariate-dist {item!r}: give mean,sd or mean,sd,low,high")
+        covs[k] = TruncatedNormal(*parts)
+    for name, cov in spec.covariates.items():
+        covs.setdefault(name, cov.reference)
+    return covs
+
+
+def _read_table(path: str) -> dict[str, np.ndarray]:
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise ParameterError(f"cannot read {path!r}: {exc.strerror}") from None
+    if len(rows) < 2:
+        raise ParameterError(f"{path}: expected a header row and at least one patient")
+    header = [h.strip().upper() for h in rows[0]]
+    cols: dict[str, list[float]] = {h: [] for h in header}
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) != len(header):
+            raise ParameterError(f"{path}, line {i}: {len(r)} fields, header has {len(header)}")
+        for h, cell in zip(header, r, strict=True):
+            try:
+                cols[h].append(float(cell))
+            except ValueError:
+                raise ParameterError(
+                    f"{path}, line {i}: {h} value {cell!r} is not a number"
+                ) from None
+    return {k: np.asarray(v) for k, v in cols.items()}
+
+
+def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
+    from ketasim.cli import _param_values, _parse_assignments, _resolve_model
+
+    spec = _resolve_model(args.model)
+    if spec.generic:
+        raise ParameterError(f"generic model {spec.id} has no IIV: use a library model")
+    if args.n <= 0:
+        raise ParameterError(f"--n {args.n}: the number of subjects must be > 0")
+    params = _param_values(spec, _parse_assignments(args.param, "--param"))
+    regimen = Regimen.from_quantities(
+        args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
+    )
+    until = (
+        to_unit(args.until, "h", what="--until") if args.until else regimen.get_end_time_h() + 24
+    )
+    step = to_unit(args.step, "h", what="--step") if args.step else max(1 / 60, until / 1000)
+    if until <= 0 or step <= 0 or until / step > 100_000:
+        raise ParameterError("--until and --step must give between 1 and 100000 time points")
+    times = np.arange(0.0, until + step / 2, step)
+    targets = [parse_target(t, i + 1) for i, t in enumerate(args.target)]
+    covs = _population_covariates(spec, args)
+    common: dict[str, Any] = dict(
+        seed=args.seed,
+        covariates=covs,
+        params=params or None,
+        residual=args.residual,
+        targets=targets,
+        progress=not args.no_progress,
+    )
+    if args.scheduler or args.dask:
+        from ketasim.distributed import simulate_population_dask
+
+        res = simulate_population_dask(
+            spec, regimen, times, args.n, scheduler=args.scheduler, timeout_s=args.timeout, **common
+        )
+    else:
+        from ketasim.population import simulate_population
+
+        res = simulate_population(spec, regimen, times, args.n, **common)
+    _print_population(spec, res, args, out)
+    if args.out:
+        _write_population(res, args.out)
+        print(
+            f"wrote per-subject summaries to {args.out} and percentile curves to "
+            f"{_percentile_path(args.out)}",
+            file=out,
+        )
+    if args.plot:
+        _plot_bands(res, args.plot, f"{spec.id}: {args.dose} {args.route}, n={res.n}")
+        print(f"wrote plot to {args.plot}", file=out)
+    return 0
+
+
+def _print_population(
+    spec: ModelSpec, res: PopulationResult, args: argparse.Namespace, out: TextIO
+) -> None:
+    print(f"# {DISCLAIMER}", file=out)
+    print(
+        f"# model {spec.id}; {res.n} subjects; seed {res.seed} (repeat with --seed {res.seed}); "
+        f"percentiles by {res.percentile_method}",
+        file=out,
+    )
+    print(f"{'analyte':<16} {'metric':<14} {'median':>10} {'5%':>10} {'95%':>10}  unit", file=out)
+    for analyte, metrics in res.summaries.items():
+        for key, label, factor, unit in (
+            ("cmax_mg_per_L", "Cmax", 1000.0, "ng/mL"),
+            ("tmax_h", "Tmax", 1.0, "h"),
+            ("auc_mg_h_per_L", "AUC", 1000.0, "ng/mL*h"),
+        ):
+            v = np.asarray(metrics[key]) * factor
+            q = np.nanpercentile(v, [50, 5, 95]) if np.any(np.isfinite(v)) else [np.nan] * 3
+            print(
+                f"{analyte:<16} {label:<14} {q[0]:>10.4g} {q[1]:>10.4g} {q[2]:>10.4g}  {unit}",
+                file=out,
+            )
+    for name, att in res.attainment.items():
+        print(f"target {name}: attained by {100 * att.probability:.1f}% of subjects", file=out)
+    for k, why in res.reasons.items():
+        print(f"note: {k}: {why}", file=out)
+
+
+def _percentile_path(path: str) -> str:
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}_percentiles.csv"))
+
+
+def _write_population(res: PopulationResult, path: str) -> None:
+    cols: dict[str, np.ndarray] = {"subject": np.arange(1, res.n + 1, dtype=float)}
+    for name, v in res.covariates.items():
+        cols[name] = np.asarray(v, dtype=float)
+    for analyte, metrics in res.summaries.items():
+        for key in ("cmax_mg_per_L", "tmax_h", "auc_mg_h_per_L"):
+            cols[f"{analyte}_{key}"] = np.asarray(metrics[key], dtype=float)
+    for name, att in res.attainment.items():
+        cols[f"attained_{name.split(':')[0]}"] = np.asarray(att.attained, dtype=float)
+    if path.endswith(".parquet"):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:  # pragma: no cover - pyarrow is a declared dependency
+            raise KetasimError("writing .parquet needs pyarrow") from None
+        tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+        pq.write_table(pa.table(cols), tmp)
+        os.replace(tmp, path)
+    elif path.endswith(".csv"):
+        write_csv_atomic(path, list(cols), zip(*cols.values(), strict=True))
+    else:
+        raise ParameterError(f"--out {path!r}: use a .csv or .parquet file name")
+    header = ["TIME_h"]
+    series = [res.time_h]
+    for analyte, curves in res.percentile_curves.items():
+        for q, curve in zip(res.percentiles, curves, strict=True):
+            header.append(f"{analyte}_p{q:g}_ng_per_mL")
+            series.append(np.asarray(curve) * 1000.0)
+    write_csv_atomic(_percentile_path(path), header, zip(*series, strict=True))
+
+
+def _plot_bands(res: PopulationResult, path: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    lo, hi = min(res.percentiles), max(res.percentiles)
+    mid = 50.0 if 50.0 in res.percentiles else res.percentiles[len(res.percentiles) // 2]
+    positive: list[float] = []
+    for analyte in res.percentile_curves:
+        a = res.get_percentile(analyte, lo) * 1000
+        b = res.get_percentile(analyte, hi) * 1000
+        m = res.get_percentile(analyte, mid) * 1000
+        positive += [float(x) for x in m[m > 0]]
+        for ax in axes:
+            (line,) = ax.plot(res.time_h, m, label=f"{analyte} (median)")
+            ax.fill_between(
+                res.time_h,
+                a,
+                b,
+                alpha=0.25,
+                color=line.get_color(),
+                label=f"{analyte} {lo:g}-{hi:g}%",
+            )
+    axes[1].set_yscale("log")
+    if positive:
+        axes[1].set_ylim(max(min(positive), max(positive) * 1e-4), max(positive) * 5)
+    for ax, scale in zip(axes, ("linear", "log"), strict=True):
+        ax.set_xlabel("time (h)")
+        ax.set_ylabel("concentration (ng/mL)")
+        ax.set_title(f"{title} ({scale})", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.text(0.5, 0.005, DISCLAIMER, ha="center", fontsize=7, color="0.3")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def add_population_parser(sub: Any, add_regimen_args: Any) -> None:
+    """Register ``ketasim population`` on the CLI's subparsers."""
+    p = sub.add_parser(
+        "population",
+        help="virtual population on a regimen: per-subject exposure, percentile curves, targets",
+        description="Sample between-subject variability (and covariates) and summarise. "
+        + DISCLAIMER,
+    )
+    p.add_argument("model")
+    p.add_argument("--n", type=int, required=True, help="number of subjects")
+    p.add_argument("--seed", type=int, help="random seed (printed when not given)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    add_regimen_args(p)
+    p.add_argument(
+        "--covariate-dist",
+        action="append",
+        default=[],
+        metavar="NAME=MEAN,SD[,LO,HI]",
+        help="truncated normal for a covariate, in its unit",
+    )
+    p.add_argument("--patients", metavar="FILE.csv", help="table of patients (one row each)")
+    p.add_argument("--residual", action="store_true", help="add the model's residual error")
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        help='e.g. "ketamine > 100 ng/mL for 30 min" or "ketamine < 2 mg/L"',
+    )
+    p.add_argument("--out", metavar="FILE.csv|FILE.parquet")
+    p.add_argument("--dask", action="store_true", help="run on a local Dask cluster")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--timeout", type=float, default=10.0, help="scheduler connection timeout, s")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_population)

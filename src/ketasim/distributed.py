@@ -1,0 +1,183 @@
+"""Scale-out of population runs on Dask, with the same numbers as in-process.
+
+Owns connecting to a Dask scheduler (a ``LocalCluster`` started here by default, or any scheduler
+address), cutting the subjects into chunks of whole blocks, and merging the chunk results. Each
+task is a pure function of (model spec, regimen, times, block range, seed, settings): the random
+streams are keyed by block index (:mod:`ketasim.population`), so a result is bit-identical to
+:func:`ketasim.population.simulate_population` with the same seed, whatever the number of
+workers or chunks, and a task lost with a killed worker is simply recomputed by Dask.
+
+It deliberately does not own any sampling or summarising: those live in ``population``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from tqdm import tqdm  # type: ignore[import-untyped]
+
+from ketasim.errors import KetasimError
+from ketasim.events import Regimen
+from ketasim.population.attainment import Target
+from ketasim.population.run import (
+    BLOCK_SIZE,
+    PopulationResult,
+    _Accumulator,
+    _block_chunks,
+    _prepare,
+    _simulate_chunk,
+)
+from ketasim.population.sampling import CovariateInput
+from ketasim.spec import ModelSpec
+
+__all__ = ["simulate_population_dask"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _connect(
+    scheduler: str | None, n_workers: int, threads_per_worker: int, timeout_s: float
+) -> tuple[Any, Any]:
+    """(client, cluster or None); a scheduler that does not answer raises KetasimError."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler is None:
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            dashboard_address=None,
+        )
+        try:
+            return Client(cluster, timeout=timeout_s), cluster  # type: ignore[no-untyped-call]
+        except BaseException:
+            cluster.close()
+            raise
+    try:
+        return Client(scheduler, timeout=timeout_s), None  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise KetasimError(
+            f"Dask scheduler {scheduler} did not answer within {timeout_s:g} s ({exc}); check the "
+            "address and that the scheduler runs, or omit it to use a local cluster"
+        ) from None
+
+
+def simulate_population_dask(
+    spec: ModelSpec,
+    regimen: Regimen,
+    times_h: FloatArray,
+    n: int,
+    *,
+    seed: int | None = None,
+    rng: np.random.Generator | None = None,
+    covariates: CovariateInput | None = None,
+    params: Mapping[str, Any] | None = None,
+    omega: npt.ArrayLike | None = None,
+    chunk_size: int | None = None,
+    residual: bool = False,
+    percentiles: Sequence[float] = (5.0, 50.0, 95.0),
+    percentile_method: Literal["auto", "exact", "histogram"] = "auto",
+    percentile_rel_error: float = 0.01,
+    exact_max_bytes: float = 256e6,
+    targets: Sequence[Target] = (),
+    scheduler: str | None = None,
+    client: Any = None,
+    n_workers: int = 2,
+    threads_per_worker: int = 1,
+    timeout_s: float = 10.0,
+    on_chunk_done: Callable[[int], None] | None = None,
+    progress: bool = True,
+) -> PopulationResult:
+    """:func:`~ketasim.population.simulate_population` on a Dask cluster, chunk by chunk.
+
+    Parameters
+    ----------
+    spec, regimen, times_h, n, seed, rng, covariates, params, omega, residual, percentiles,
+    percentile_method, percentile_rel_error, exact_max_bytes, targets
+        As for :func:`~ketasim.population.simulate_population` (same meaning, same units).
+    chunk_size : int, optional
+        Subjects per Dask task, rounded up to a multiple of ``BLOCK_SIZE`` (default 16 blocks).
+    scheduler : str, optional
+        Address of a running scheduler (``tcp://host:8786``); a LocalCluster of ``n_workers``
+        processes with ``threads_per_worker`` threads is started (and closed) when omitted.
+    client : dask.distributed.Client, optional
+        Use this client (not closed here); overrides ``scheduler``.
+    timeout_s : float, s
+        Connection timeout: a scheduler that does not answer raises within about this time.
+    on_chunk_done : callable, optional
+        Called with the chunk index each time a chunk's result arrives (in this process).
+    progress : bool
+        A progress bar on stderr for runs longer than half a second.
+
+    Returns
+    -------
+    PopulationResult
+        Bit-identical to the in-process result for the same seed.
+
+    Raises
+    ------
+    KetasimError
+        When the scheduler does not answer within ``timeout_s``.
+
+    Notes
+    -----
+    Tasks carry the model spec and their own slice of per-subject inputs; the computation itself
+    has no time limit. A worker lost mid-run (killed, out of memory) is handled by Dask, which
+    recomputes its tasks elsewhere (up to ``distributed.scheduler.allowed-failures`` times).
+    """
+    from dask.distributed import as_completed
+
+    job = _prepare(
+        spec,
+        regimen,
+        times_h,
+        n,
+        rng=rng,
+        seed=seed,
+        covariates=covariates,
+        params=params,
+        omega=omega,
+        residual=residual,
+        percentiles=percentiles,
+        percentile_method=percentile_method,
+        percentile_rel_error=percentile_rel_error,
+        exact_max_bytes=exact_max_bytes,
+        targets=targets,
+    )
+    acc = _Accumulator(job, tuple(float(x) for x in percentiles))
+    chunks = list(_block_chunks(n, chunk_size))
+    cluster = None
+    own = client is None
+    if own:
+        client, cluster = _connect(scheduler, n_workers, threads_per_worker, timeout_s)
+    token = uuid.uuid4().hex
+    try:
+        futures = []
+        index: dict[str, int] = {}
+        for i, blocks in enumerate(chunks):
+            start, stop = blocks[0] * BLOCK_SIZE, min(n, (blocks[-1] + 1) * BLOCK_SIZE)
+            key = f"ketasim-population-{token}-{i}"
+            futures.append(
+                client.submit(
+                    _simulate_chunk, job.with_range(start, stop), blocks, key=key, pure=False
+                )
+            )
+            index[key] = i
+        with tqdm(total=n, unit="subject", delay=0.5, disable=not progress, desc=spec.id) as bar:
+            for fut in as_completed(futures):  # type: ignore[no-untyped-call]
+                part = fut.result()
+                acc.add(part)
+                bar.update(part.stop - part.start)
+                if on_chunk_done is not None:
+                    on_chunk_done(index[fut.key])
+                fut.release()
+    finally:
+        if own:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    return acc.result()
