@@ -50,7 +50,14 @@ def _connect(
             n_workers=n_workers,
             threads_per_worker=threads_per_worker,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # NOTE: None means the default :8787, which may be taken
+            # NOTE: one numba/BLAS thread per worker thread, so that n_workers processes do not
+            # oversubscribe the cores with their own thread pools
+            env={
+                "NUMBA_NUM_THREADS": str(threads_per_worker),
+                "OMP_NUM_THREADS": str(threads_per_worker),
+                "OPENBLAS_NUM_THREADS": str(threads_per_worker),
+            },
         )
         try:
             return Client(cluster, timeout=timeout_s), cluster  # type: ignore[no-untyped-call]

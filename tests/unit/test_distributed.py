@@ -35,7 +35,7 @@ KW: dict[str, Any] = {
 def client() -> Iterator[Client]:
     with (
         LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
         ) as cl,
         Client(cl) as c,
     ):
