@@ -3,10 +3,11 @@
 Prints ``name: value`` lines. Every number is measured in this run; a size that would exceed the
 time budget is not run, and the line says so with the prediction from the measured rate.
 
-Case (issue 4): simons_2022 (S-ketamine, S-norketamine, S-HNK; 14 compartments), 0.25 mg/kg IV
+Cases (issue 4): perez_ruixo_2021 (esketamine + noresketamine, 9 compartments, eigen path; 17.5 mg
+IV, ages 18-64 y) and simons_2022 (S-ketamine, S-norketamine, S-HNK; 14 compartments), 0.25 mg/kg IV
 over 40 min every 3.5 d x 6, 1,000 output times over 21 d, WT ~ truncated normal(70, 12) kg in
 53-93 kg (the study's range). Because simons_2022's transit chains have repeated eigenvalues, the
-engine solves it on its per-subject matrix-exponential path, which is slow; the same regimen on
+engine solves it on its batched matrix-exponential path, which is slower; the same regimen on
 herd_2007 (2 compartments, eigen path) is measured too, to show the population machinery itself.
 
 Usage: ``python bench/population.py [--budget-s 240] [--dask-n 1000000] [--workers 2]``
@@ -33,11 +34,25 @@ from ketasim.population import TruncatedNormal, simulate_population
 REGIMEN = Regimen.from_quantities(
     "0.25 mg/kg", route="iv", duration="40 min", every="3.5 d", count=6
 )
+# perez_ruixo_2021 has no weight covariate: the same regimen for a 70-kg adult, in mg
+REGIMEN_FIXED = Regimen.from_quantities(
+    "17.5 mg", route="iv", duration="40 min", every="3.5 d", count=6
+)
 TIMES_H = np.linspace(0.0, 6 * 3.5 * 24, 1000)
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
+    "perez_ruixo_2021": {
+        "AGE": TruncatedNormal(45.0, 12.0, 18.0, 64.0),
+        "ASIAN": 0.0,
+        "JAPANESE": 0.0,
+        "NDEV": 1.0,
+    },
     "simons_2022": {"WT": TruncatedNormal(70.0, 12.0, 53.0, 93.0)},
     "herd_2007": {"WT": TruncatedNormal(30.0, 8.0, 11.0, 74.0)},
 }
+
+
+def _regimen(model: str) -> Regimen:
+    return REGIMEN_FIXED if model == "perez_ruixo_2021" else REGIMEN
 
 
 def _run(model: str, n: int, **kw: Any) -> tuple[float, Any]:
@@ -45,7 +60,7 @@ def _run(model: str, n: int, **kw: Any) -> tuple[float, Any]:
     spec = load_model(model)
     t0 = time.perf_counter()
     res = simulate_population(
-        spec, REGIMEN, TIMES_H, n, seed=1, covariates=CASES[model], progress=False, **kw
+        spec, _regimen(model), TIMES_H, n, seed=1, covariates=CASES[model], progress=False, **kw
     )
     return time.perf_counter() - t0, res
 
@@ -73,7 +88,7 @@ def main() -> None:
     print(f"output_times: {TIMES_H.size}")
     print("regimen: 0.25 mg/kg IV over 40 min every 3.5 d x 6")
     rates: dict[str, float] = {}
-    for model, pilot in (("simons_2022", 64), ("herd_2007", 2048)):
+    for model, pilot in (("perez_ruixo_2021", 2048), ("simons_2022", 256), ("herd_2007", 2048)):
         _run(model, 8)  # warm-up: numba compilation, library loading (not timed)
         dt, _ = _run(model, pilot)
         rates[model] = pilot / dt
@@ -109,7 +124,7 @@ def main() -> None:
         t0 = time.perf_counter()
         got = simulate_population_dask(
             spec,
-            REGIMEN,
+            _regimen(model),
             TIMES_H,
             n,
             seed=1,
