@@ -293,33 +293,24 @@ def _print_rows(header: list[str], rows: list[list[float]], out: TextIO) -> None
 
 
 def _plot(res: RegimenResult, unit: str, path: str, title: str) -> None:
-    import matplotlib
+    from ketasim.plotting import new_concentration_figure, save_concentration_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = new_concentration_figure()
     for a in res.analytes:
         c = res.get_conc(a, unit)[0]
         for ax in axes:
             ax.plot(res.time_h, c, label=a)
-    axes[1].set_yscale("log")
-    pos = np.concatenate([res.get_conc(a, unit)[0] for a in res.analytes])
-    pos = pos[pos > 0]
-    if pos.size:
-        axes[1].set_ylim(max(pos.min(), pos.max() * 1e-4), pos.max() * 2)
-    for ax, scale in zip(axes, ("linear", "log"), strict=True):
-        ax.set_xlabel("time (h)")
-        ax.set_ylabel(f"concentration ({unit})")
-        ax.set_title(f"{title} ({scale})", fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.text(0.5, 0.005, DISCLAIMER, ha="center", fontsize=7, color="0.3")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    allc = np.concatenate([res.get_conc(a, unit)[0] for a in res.analytes])
+    pos = allc[allc > 0]
+    save_concentration_figure(
+        fig,
+        axes,
+        path,
+        title,
+        unit,
+        float(allc.max(initial=0.0)),
+        float(pos.min()) if pos.size else 0.0,
+    )
 
 
 # --- library commands ---------------------------------------------------------------------------

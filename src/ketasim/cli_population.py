@@ -228,20 +228,17 @@ def _write_population(res: PopulationResult, path: str) -> None:
 
 
 def _plot_bands(res: PopulationResult, path: str, title: str) -> None:
-    import matplotlib
+    from ketasim.plotting import new_concentration_figure, save_concentration_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = new_concentration_figure()
     lo, hi = min(res.percentiles), max(res.percentiles)
     mid = 50.0 if 50.0 in res.percentiles else res.percentiles[len(res.percentiles) // 2]
-    positive: list[float] = []
+    drawn: list[np.ndarray] = []
     for analyte in res.percentile_curves:
         a = res.get_percentile(analyte, lo) * 1000
         b = res.get_percentile(analyte, hi) * 1000
         m = res.get_percentile(analyte, mid) * 1000
-        positive += [float(x) for x in m[m > 0]]
+        drawn += [m, b]
         for ax in axes:
             (line,) = ax.plot(res.time_h, m, label=f"{analyte} (median)")
             ax.fill_between(
@@ -252,21 +249,17 @@ def _plot_bands(res: PopulationResult, path: str, title: str) -> None:
                 color=line.get_color(),
                 label=f"{analyte} {lo:g}-{hi:g}%",
             )
-    axes[1].set_yscale("log")
-    if positive:
-        axes[1].set_ylim(max(min(positive), max(positive) * 1e-4), max(positive) * 5)
-    for ax, scale in zip(axes, ("linear", "log"), strict=True):
-        ax.set_xlabel("time (h)")
-        ax.set_ylabel("concentration (ng/mL)")
-        ax.set_title(f"{title} ({scale})", fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.text(0.5, 0.005, DISCLAIMER, ha="center", fontsize=7, color="0.3")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    allc = np.concatenate(drawn)
+    pos = allc[allc > 0]
+    save_concentration_figure(
+        fig,
+        axes,
+        path,
+        title,
+        "ng/mL",
+        float(allc.max(initial=0.0)),
+        float(pos.min()) if pos.size else 0.0,
+    )
 
 
 def add_population_parser(sub: Any, add_regimen_args: Any) -> None:
