@@ -238,7 +238,7 @@ def _plot_bands(res: PopulationResult, path: str, title: str) -> None:
         a = res.get_percentile(analyte, lo) * 1000
         b = res.get_percentile(analyte, hi) * 1000
         m = res.get_percentile(analyte, mid) * 1000
-        drawn += [m, b]
+        drawn += [a, m, b]
         for ax in axes:
             (line,) = ax.plot(res.time_h, m, label=f"{analyte} (median)")
             ax.fill_between(
