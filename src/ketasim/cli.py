@@ -521,7 +521,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     s.add_argument("--out", metavar="FILE.csv")
     _add_regimen_args(s)
-    s.add_argument("--method", choices=("exact", "ode"), default="exact")
+    s.add_argument("--method", choices=("auto", "exact", "ode"), default="auto")
     s.set_defaults(func=_cmd_simulate)
     e = sub.add_parser(
         "effects",

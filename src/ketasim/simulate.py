@@ -31,6 +31,7 @@ from ketasim.events import Dataset, Regimen
 from ketasim.individual import check_parameters, compute_individual_parameters, is_modifier
 from ketasim.plausibility import check_dose_plausibility, check_validity_range
 from ketasim.solver import RecordTemplate, compile_schedule, linear_rhs, solve_linear, solve_ode
+from ketasim.solver.ode import saturable_rhs
 from ketasim.solver.schedule import Schedule, get_output_orders
 from ketasim.spec import ModelSpec
 from ketasim.units import convert_magnitude, get_molar_mass_g_per_mol
@@ -123,7 +124,7 @@ def simulate_dataset(
     *,
     params: Mapping[str, Any] | None = None,
     covariates: Mapping[str, Any] | None = None,
-    method: str = "exact",
+    method: str = "auto",
     rtol: float = 1e-10,
 ) -> DatasetResult:
     """Simulate a NONMEM-style dataset; one output row per record.
@@ -139,8 +140,9 @@ def simulate_dataset(
         Constant parameter values (overridden by dataset columns of the same name).
     covariates : mapping, optional
         Constant covariates (overridden by columns).
-    method : {"exact", "ode"}
-        Exact linear solution or scipy LSODA (``rtol``).
+    method : {"auto", "exact", "ode"}
+        Exact linear solution or scipy LSODA (``rtol``); "auto" is exact for linear models and
+        the ODE path for models with saturable (Michaelis-Menten) flows.
 
     Returns
     -------
@@ -151,8 +153,7 @@ def simulate_dataset(
     EventError
         Naming the record, for an unknown compartment or an invalid dose.
     """
-    if method not in ("exact", "ode"):
-        raise ParameterError(f"method {method!r} must be 'exact' or 'ode'")
+    method = _resolve_method(spec, method)
     n = spec.n_compartments
     params = {spec.aliases.get(k, k): v for k, v in (params or {}).items()}
     covariates = dict(covariates or {})
@@ -164,6 +165,7 @@ def simulate_dataset(
     col_covs = [c for c in data.extra_columns if c in spec.covariates]
     templates: list[RecordTemplate] = []
     Ks: list[FloatArray] = []
+    terms: list[Any] = []
     outs: list[tuple[FloatArray, npt.NDArray[np.int64], FloatArray]] = []
     for sl in data.get_subject_slices():
         cols = {k: v[sl] for k, v in data.columns.items()}
@@ -241,6 +243,7 @@ def simulate_dataset(
             )
         )
         Ks.append(K)
+        terms.append(spec.compute_saturable_terms(p))
         vol = spec.get_compartment(
             spec.compartments[spec.get_default_observation_index()].name
         ).volume
@@ -259,7 +262,9 @@ def simulate_dataset(
     if method == "exact":
         amounts = solve_linear(K_all, sched, out_time, out_order)
     else:
-        rhs = [linear_rhs(k) for k in K_all]
+        rhs = [
+            saturable_rhs(k, t) if t else linear_rhs(k) for k, t in zip(K_all, terms, strict=True)
+        ]
         amounts = _ode_ragged(rhs, n, sched, outs, rtol)
     rows_a, rows_cp = [], []
     obs = spec.get_default_observation_index()
@@ -275,6 +280,23 @@ def simulate_dataset(
         amounts=np.concatenate(rows_a),
         cp=np.concatenate(rows_cp),
     )
+
+
+def _resolve_method(spec: ModelSpec, method: str) -> str:
+    if method not in ("auto", "exact", "ode"):
+        raise ParameterError(f"method {method!r} must be 'auto', 'exact' or 'ode'")
+    if method == "auto":
+        return "exact" if spec.is_linear else "ode"
+    if method == "exact" and not spec.is_linear:
+        raise ParameterError(
+            f"model {spec.id} has saturable (nonlinear) flows: use method 'ode' or 'auto'"
+        )
+    return method
+
+
+def _subject_terms(spec: ModelSpec, p: Mapping[str, Any], i: int, N: int) -> Any:
+    one = {k: np.broadcast_to(np.asarray(v, dtype=float), (N,))[i : i + 1] for k, v in p.items()}
+    return spec.compute_saturable_terms(one)
 
 
 def _ode_ragged(
@@ -338,7 +360,7 @@ def simulate_regimen(
     keep_amounts: bool = False,
     chunk_size: int | None = None,
     workers: int = 1,
-    method: str = "exact",
+    method: str = "auto",
     check_validity: bool = True,
 ) -> RegimenResult:
     """Simulate a regimen for one or many subjects on a common time grid.
@@ -363,7 +385,8 @@ def simulate_regimen(
         Subjects per chunk (default: bounded to about 64 MB of work arrays per chunk).
     workers : int
         Threads over chunks (numpy releases the GIL in the hot loops).
-    method : {"exact", "ode"}
+    method : {"auto", "exact", "ode"}
+        As for :func:`simulate_dataset`.
     check_validity : bool
         Warn (ValidityWarning) when weight or age leave the model's population range; callers
         that run many blocks of one population check once themselves.
@@ -376,6 +399,7 @@ def simulate_regimen(
     times = np.asarray(times_h, dtype=float)
     if times.ndim != 1 or times.size == 0 or not np.all(np.isfinite(times)):
         raise EventError("output times must be a non-empty 1-D array of finite numbers (h)")
+    method = _resolve_method(spec, method)
     p = compute_individual_parameters(spec, covariates=covariates, etas=etas, params=params)
     check_parameters(spec, p)
     if check_validity:
@@ -410,7 +434,12 @@ def simulate_regimen(
         m = sl.stop - sl.start
         sched = compile_schedule(sub, m)
         if method == "ode":
-            rhs: Any = [linear_rhs(k) for k in K[sl]]
+            rhs: Any = [
+                saturable_rhs(K[i], _subject_terms(spec, p, i, N))
+                if not spec.is_linear
+                else linear_rhs(K[i])
+                for i in range(sl.start, sl.stop)
+            ]
             amounts = solve_ode(rhs, n, sched, times, out_order)
             return sl, np.einsum("nmi,nti->ntm", W[sl], amounts), amounts if keep_amounts else None
         if keep_amounts:

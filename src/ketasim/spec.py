@@ -76,7 +76,9 @@ class Flow:
     Exactly one of ``clearance`` (volume/time, divided by the source volume) or ``rate``
     (1/time) names the driving parameter. ``fraction`` (a parameter name or a number) is the share
     of the flow entering ``target``; the rest leaves the system. ``kind="effect"`` is a link to an
-    effect compartment that moves no drug.
+    effect compartment that moves no drug. ``kind="saturable"`` is a Michaelis-Menten flow,
+    ``vmax * C / (km + C)`` (amount/time) with ``C`` the source concentration: it makes the model
+    nonlinear, solved on the ODE path.
     """
 
     source: str
@@ -85,12 +87,20 @@ class Flow:
     rate: str | None = None
     fraction: str | float | None = None
     kind: str = "transfer"
+    vmax: str | None = None
+    km: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("transfer", "effect"):
+        if self.kind not in ("transfer", "effect", "saturable"):
             raise ModelError(
-                f"flow from {self.source}: kind {self.kind!r} must be transfer or effect"
+                f"flow from {self.source}: kind {self.kind!r} must be transfer, effect or saturable"
             )
+        if self.kind == "saturable":
+            if self.vmax is None or self.km is None or self.clearance or self.rate:
+                raise ModelError(
+                    f"saturable flow from {self.source}: give vmax and km (and no clearance/rate)"
+                )
+            return
         if self.clearance is None and self.rate is None:
             raise ModelError(f"flow from {self.source}: give a clearance or a rate parameter")
         if self.kind == "effect" and self.target is None:
@@ -261,15 +271,14 @@ class ModelSpec:
             for cmt in (f.source, f.target):
                 if cmt is not None and cmt not in names:
                     raise ModelError(f"model {self.id}: flow names unknown compartment {cmt!r}")
-            for p in (f.clearance, f.rate, f.fraction if isinstance(f.fraction, str) else None):
+            named = (f.clearance, f.rate, f.vmax, f.km)
+            for p in (*named, f.fraction if isinstance(f.fraction, str) else None):
                 if p is not None and p not in known:
                     raise ModelError(
                         f"model {self.id}: flow from {f.source} uses unknown parameter {p!r}"
                     )
-            if (
-                f.clearance is not None
-                and f.rate is None
-                and (self.get_compartment(f.source).volume is None)
+            if ((f.clearance is not None and f.rate is None) or f.kind == "saturable") and (
+                self.get_compartment(f.source).volume is None
             ):
                 raise ModelError(
                     f"model {self.id}: flow by clearance {f.clearance} out of {f.source}, "
@@ -417,6 +426,8 @@ class ModelSpec:
         shape = np.broadcast_shapes(*(np.shape(v) for v in params.values())) if params else ()
         K = np.zeros((*shape, n, n))
         for f in self.flows:
+            if f.kind == "saturable":
+                continue  # nonlinear: see compute_saturable_terms
             s = idx[f.source]
             k = self._flow_rate(f, params)
             if f.kind == "effect":
@@ -440,6 +451,45 @@ class ModelSpec:
                 K[..., t, s] += frac * self._stoichiometry(f.source, f.target) * k
         return K
 
+    @property
+    def is_linear(self) -> bool:
+        """True when every flow is first order (the exact solver applies)."""
+        return all(f.kind != "saturable" for f in self.flows)
+
+    def compute_saturable_terms(
+        self, params: Mapping[str, Any]
+    ) -> list[tuple[int, int, float, Any, Any, Any]]:
+        """Michaelis-Menten flows as (source, target or -1, fraction x stoichiometry, Vmax, Km, V).
+
+        Vmax in amount/time, Km in concentration, V the source volume (arrays broadcast like
+        ``params``). The flow is ``Vmax * C / (Km + C)`` with ``C = A_source / V``.
+        """
+        idx = {c.name: i for i, c in enumerate(self.compartments)}
+        out = []
+        for f in self.flows:
+            if f.kind != "saturable":
+                continue
+            t = idx[f.target] if f.target is not None else -1
+            if f.fraction is None:
+                frac = 1.0
+            elif isinstance(f.fraction, str):
+                frac = float(np.asarray(_param(params, f.fraction, self.id)).ravel()[0])
+            else:
+                frac = float(f.fraction)
+            stoich = self._stoichiometry(f.source, f.target) if f.target is not None else 1.0
+            vol = _param(params, str(self.get_compartment(f.source).volume), self.id)
+            out.append(
+                (
+                    idx[f.source],
+                    t,
+                    frac * stoich,
+                    _param(params, str(f.vmax), self.id),
+                    _param(params, str(f.km), self.id),
+                    vol,
+                )
+            )
+        return out
+
     def _flow_rate(self, f: Flow, params: Mapping[str, Any]) -> Any:
         if f.rate is not None and (f.clearance is None or f.rate in params):
             return _param(params, f.rate, self.id)
@@ -457,6 +507,9 @@ class ModelSpec:
         """Parameter names the rate matrix needs (one of clearance/rate per flow)."""
         need: set[str] = set()
         for f in self.flows:
+            if f.kind == "saturable":
+                need |= {str(f.vmax), str(f.km), str(self.get_compartment(f.source).volume)}
+                continue
             need.add(f.rate if f.rate is not None else str(f.clearance))
             if (f.clearance is not None and f.rate is None) or f.kind == "effect":
                 need.add(str(self.get_compartment(f.source).volume))
@@ -519,13 +572,47 @@ def _pk(n_disp: int, depot: bool) -> ModelSpec:
     )
 
 
+def _pk1_mm(depot: bool) -> ModelSpec:
+    cmts = [Compartment("DEPOT", None, "depot")] if depot else []
+    cmts.append(Compartment("CENTRAL", "drug", "central", "V1"))
+    flows = [Flow("CENTRAL", None, kind="saturable", vmax="VMAX", km="KM")]
+    free = ["V1", "VMAX", "KM"]
+    routes = {"iv": Route("iv", (RouteInput("CENTRAL"),), infusion=True)}
+    if depot:
+        flows.insert(0, Flow("DEPOT", "CENTRAL", rate="KA"))
+        free.append("KA")
+        routes["extravascular"] = Route("extravascular", (RouteInput("DEPOT"),))
+    return ModelSpec(
+        id="pk1_mm_depot" if depot else "pk1_mm",
+        name="1-compartment model with Michaelis-Menten elimination"
+        + (" and first-order absorption depot" if depot else ""),
+        compartments=tuple(cmts),
+        flows=tuple(flows),
+        routes=routes,
+        free_parameters=tuple(free),
+        aliases={"V": "V1"},
+        generic=True,
+        drug="generic",
+        sampling="none",
+        notes="Nonlinear (VMAX amount/time, KM concentration): solved on the ODE path.",
+    )
+
+
 BUILTIN_MODELS: Mapping[str, ModelSpec] = MappingProxyType(
-    {m.id: m for m in (_pk(k, d) for d in (False, True) for k in (1, 2, 3))}
+    {
+        m.id: m
+        for m in (
+            *(_pk(k, d) for d in (False, True) for k in (1, 2, 3)),
+            _pk1_mm(False),
+            _pk1_mm(True),
+        )
+    }
 )
 
 
 def get_builtin_model(name: str) -> ModelSpec:
-    """Built-in generic model ``pk1``, ``pk2``, ``pk3`` (IV) or ``pk1_depot`` ... ``pk3_depot``.
+    """Built-in generic model ``pk1``, ``pk2``, ``pk3`` (IV), ``pk1_depot`` ... ``pk3_depot``, or
+    the nonlinear ``pk1_mm`` / ``pk1_mm_depot`` (Michaelis-Menten elimination: VMAX, KM, V1).
 
     Parameters (bare numbers in any consistent units): ``CL``, ``V1`` (alias ``V``), ``Q2``
     (alias ``Q``), ``V2``, ``Q3``, ``V3``, ``KA``; or micro-constants ``K10``, ``K12``, ``K21``,

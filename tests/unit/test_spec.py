@@ -43,8 +43,17 @@ def _parent_metabolite_spec(amount_basis: str = "molar", fraction: str | float =
 # --- built-in models -----------------------------------------------------------------------------
 
 
-def test_builtin_models_are_the_six_generic_models():
-    assert set(BUILTIN_MODELS) == {"pk1", "pk2", "pk3", "pk1_depot", "pk2_depot", "pk3_depot"}
+def test_builtin_models_are_the_generic_linear_and_michaelis_menten_models():
+    assert set(BUILTIN_MODELS) == {
+        "pk1",
+        "pk2",
+        "pk3",
+        "pk1_depot",
+        "pk2_depot",
+        "pk3_depot",
+        "pk1_mm",
+        "pk1_mm_depot",
+    }
 
 
 @pytest.mark.parametrize(

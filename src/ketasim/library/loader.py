@@ -281,6 +281,18 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
     for i, f in enumerate(_req(doc, "flows", "model", list)):
         where = f"flows[{i}]"
         src = _req(f, "from", where)
+        if "vmax" in f or "km" in f:
+            flows.append(
+                Flow(
+                    src,
+                    f.get("to"),
+                    fraction=f.get("fraction"),
+                    kind="saturable",
+                    vmax=f.get("vmax"),
+                    km=f.get("km"),
+                )
+            )
+            continue
         if ("clearance" in f) == ("rate" in f):
             raise ModelError(f"{where} (from {src}): give exactly one of clearance or rate")
         flows.append(

@@ -17,11 +17,33 @@ from scipy.integrate import solve_ivp
 from ketasim.errors import SolverError
 from ketasim.solver.schedule import Schedule, get_output_interval
 
-__all__ = ["Rhs", "linear_rhs", "solve_ode"]
+__all__ = ["Rhs", "linear_rhs", "saturable_rhs", "solve_ode"]
 
 FloatArray = npt.NDArray[np.float64]
 #: right-hand side f(t, A, epoch) -> dA/dt without the zero-order input
 Rhs = Callable[[float, FloatArray, int], FloatArray]
+
+
+def saturable_rhs(
+    K: FloatArray, terms: list[tuple[int, int, float, FloatArray, FloatArray, FloatArray]]
+) -> Rhs:
+    """Right-hand side ``K[epoch] @ A`` plus Michaelis-Menten flows.
+
+    Each term ``(s, t, f, vmax, km, v)`` (per-epoch arrays) removes ``vmax C / (km + C)`` from
+    compartment ``s`` (``C = A_s / v``) and adds ``f`` times that to ``t`` (none when ``t < 0``).
+    """
+
+    def f(t: float, a: FloatArray, ep: int) -> FloatArray:
+        da = np.asarray(K[ep] @ a)
+        for s, tgt, frac, vmax, km, v in terms:
+            c = max(a[s], 0.0) / v[ep]
+            r = vmax[ep] * c / (km[ep] + c)
+            da[s] -= r
+            if tgt >= 0:
+                da[tgt] += frac * r
+        return da
+
+    return f
 
 
 def linear_rhs(K: FloatArray) -> Rhs:
