@@ -112,8 +112,9 @@ def test_exact_equals_ode(name: str, defective: bool) -> None:
     assert np.all(np.isfinite(exact.cp))
 
 
+@pytest.mark.parametrize("irregular", [False, True], ids=["grid", "grid+extra"])
 @pytest.mark.parametrize("route", ["iv", "sublingual"])
-def test_transit_chain_model_regimen_equals_ode(route: str) -> None:
+def test_transit_chain_model_regimen_equals_ode(route: str, irregular: bool) -> None:
     # Simons 2022 has two-compartment transit chains with equal rate constants: a defective
     # rate matrix, solved on the shared-grid matrix-exponential path; the ODE path is independent
     from ketasim.events import Regimen
@@ -125,6 +126,8 @@ def test_transit_chain_model_regimen_equals_ode(route: str) -> None:
         "20 mg", route=route, duration="20 min" if route == "iv" else None, every="12 h", count=2
     )
     times = np.linspace(0.0, 30.0, 181)
+    if irregular:  # extra points off the grid (as population runs insert dose times)
+        times = np.unique(np.concatenate([times, [0.3333, 11.999, 12.0, 12.25, 29.9]]))
     etas = np.random.default_rng(2).normal(0.0, 0.2, (3, len(m.get_eta_names())))
     kw = dict(covariates={"WT": 70.0}, etas=etas)
     exact = simulate_regimen(m, reg, times, **kw)

@@ -133,14 +133,21 @@ def _grid_outputs(
     """Outputs at offsets ``dts`` from a shared interval start, for every subject."""
     N, n1, _ = M.shape
     n = n1 - 1
-    uniform = dts.size > 2 and np.allclose(np.diff(dts), dts[1] - dts[0], rtol=1e-12, atol=0)
-    step = _expm(M, np.full(N, dts[1] - dts[0])) if uniform else None
+    gaps = np.diff(dts)
+    # the most common spacing: points one such step after their predecessor are reached by one
+    # multiplication; any other point (e.g. a dose time inserted in the grid) is computed exactly
+    h = float(np.median(gaps)) if gaps.size else 0.0
+    step = _expm(M, np.full(N, h)) if gaps.size and h > 0 else None
     x = x0
+    since_anchor = 0
     for j, dt in enumerate(dts):
-        if step is None or j % _ANCHOR == 0:
-            x = np.einsum("nij,nj->ni", _expm(M, np.full(N, dt)), x0)
-        else:
+        regular = j > 0 and step is not None and abs(gaps[j - 1] - h) <= 1e-12 * max(abs(dt), h)
+        if regular and since_anchor < _ANCHOR:
             x = np.einsum("nij,nj->ni", step, x)
+            since_anchor += 1
+        else:
+            x = np.einsum("nij,nj->ni", _expm(M, np.full(N, dt)), x0)
+            since_anchor = 0
         out[:, sel[j]] = np.einsum("nmi,ni->nm", W, x[:, :n])
 
 

@@ -31,32 +31,38 @@ def _get_kernel() -> object | None:
 
     @numba.njit(parallel=True, cache=True, nogil=True)  # type: ignore[misc]
     def _kernel(lam, a, b, dt, sel, out, step):  # type: ignore[no-untyped-def]  # pragma: no cover
-        # step > 0: dt is an equally spaced grid. exp(lam (dt0 + k step)) is then advanced by
-        # one multiplication by exp(lam step) per point and re-anchored with an exact exp every
-        # 64 points, so accumulated round-off stays below 64 x 1.1e-16 relative.
+        # A point one `step` after its predecessor is reached by multiplying exp(lam dt) by
+        # exp(lam step); any other point, and every 64th, gets an exact exp, so accumulated
+        # round-off stays below 64 x 1.1e-16 relative.
         N, m, n = a.shape
         T = dt.shape[0]
-        block = 64 if step > 0.0 else 1
         for i in numba.prange(N):
             e = np.empty(n)
             q = np.empty(n)
             for j in range(n):
                 q[j] = np.exp(lam[i, j] * step)
-            t0 = 0
-            while t0 < T:
-                for j in range(n):
-                    e[j] = np.exp(lam[i, j] * dt[t0])
-                t1 = min(T, t0 + block)
-                for t in range(t0, t1):
-                    col = sel[t]
-                    for mm in range(m):
-                        acc = b[i, mm]
-                        for j in range(n):
-                            acc += a[i, mm, j] * e[j]
-                        out[i, col, mm] = acc
+            since = 64
+            for t in range(T):
+                regular = (
+                    t > 0
+                    and step > 0.0
+                    and since < 64
+                    and abs(dt[t] - dt[t - 1] - step) <= 1e-12 * max(abs(dt[t]), step)
+                )
+                if regular:
                     for j in range(n):
                         e[j] *= q[j]
-                t0 = t1
+                    since += 1
+                else:
+                    for j in range(n):
+                        e[j] = np.exp(lam[i, j] * dt[t])
+                    since = 0
+                col = sel[t]
+                for mm in range(m):
+                    acc = b[i, mm]
+                    for j in range(n):
+                        acc += a[i, mm, j] * e[j]
+                    out[i, col, mm] = acc
 
     _KERNEL.append(_kernel)
     return _kernel
@@ -85,11 +91,7 @@ def sum_of_exponentials(
     real = lam.dtype == np.float64 and a.dtype == np.float64
     kernel = _get_kernel() if big and real else None
     if kernel is not None:
-        step = 0.0
-        if dt.size > 2:
-            d = np.diff(dt)
-            if d[0] > 0 and np.all(np.abs(d - d[0]) <= 1e-12 * abs(dt[-1])):
-                step = float(d[0])
+        step = float(np.median(np.diff(dt))) if dt.size > 2 else 0.0
         kernel(  # type: ignore[operator]
             np.ascontiguousarray(lam),
             np.ascontiguousarray(a),
