@@ -11,7 +11,8 @@ EVID 0 observation, 1 dose, 2 other (output only), 3 reset (all amounts to 0, in
 pending lagged or additional doses cancelled), 4 reset then dose. RATE 0 bolus, > 0 zero-order
 rate, -1 rate from model parameter ``Rn``, -2 duration from ``Dn``. SS 1 resets then sets the
 steady state of the dose, SS 2 adds the steady state to the current amounts. ``AMT=0, RATE>0,
-II=0, SS>0`` is the steady state of a constant infusion that then continues. CMT 0 or missing
+II=0, SS>0`` sets the amounts of a constant infusion run to steady state; the infusion
+terminates at the record time (NONMEM). CMT 0 or missing
 means the model's default dose (or observation) compartment. A ``.`` cell reads as 0, as in NONMEM.
 
 Records of one ID must be contiguous and in non-decreasing TIME. Extra columns (covariates or
@@ -212,6 +213,12 @@ def _check_records(ds: Dataset) -> None:
     _fail(ds, ~np.isfinite(addl) | (addl < 0), "ADDL={ADDL} must be >= 0")
     _fail(ds, dose & (addl > 0) & (ii <= 0), "ADDL={ADDL} needs II > 0")
     _fail(ds, ~np.isin(ss, (0, 1, 2)), "SS={SS} is not 0, 1 or 2")
+    _fail(
+        ds,
+        ss_inf & (addl > 0),
+        "ADDL={ADDL} on a steady-state constant infusion (AMT=0, RATE>0, II=0): NONMEM does not "
+        "allow additional doses there",
+    )
     _fail(
         ds,
         dose & (ss > 0) & (ii <= 0) & ~ss_inf,

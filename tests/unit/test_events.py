@@ -682,3 +682,21 @@ def test_dose_amount_mg_per_kg_without_weight_raises_event_error():
 def test_dose_amount_mg_per_kg_zero_weight_raises_event_error():
     with pytest.raises(EventError, match="needs the body weight"):
         Dose(0.5, per_kg=True).get_amount_mg(0.0)
+
+
+def test_addl_on_steady_state_constant_infusion_refused_issue_2() -> None:
+    from ketasim.errors import EventError
+
+    with pytest.raises(EventError, match="ADDL=2"):
+        Dataset(
+            {
+                "ID": [1],
+                "TIME": [0],
+                "AMT": [0],
+                "RATE": [5],
+                "EVID": [1],
+                "SS": [1],
+                "II": [0],
+                "ADDL": [2],
+            }
+        )

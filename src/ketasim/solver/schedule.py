@@ -6,11 +6,11 @@ dose modifiers (bioavailability, lag, modelled rate or duration, amounts) into a
 being a bolus, a change of zero-order input rate, a reset, a steady-state setting or a switch of
 parameter epoch. Everything here is in plain canonical floats (no units).
 
-Event order at equal times (NONMEM-like): for record ``r`` of a subject, first its reset or
-parameter switch, then its steady-state setting, then its dose (when not lagged), then its
-output; events implied by earlier records (additional doses, lagged doses, infusion ends) come
-after every record at the same time. A reset (EVID 3/4, SS=1) cancels everything scheduled by
-earlier records that has not yet happened: infusions in progress, lagged and additional doses.
+Event order at equal times (NONMEM): additional (ADDL) and lagged doses enter before every
+record at the same time; then, for record ``r`` of a subject, its reset or parameter switch,
+its steady-state setting, its own (unlagged) dose and its output; infusion ends come last (they
+change no amount). A reset (EVID 3/4, SS=1) cancels everything scheduled by earlier records that
+has not yet happened: infusions in progress, lagged and additional doses.
 """
 
 from __future__ import annotations
@@ -27,7 +27,12 @@ __all__ = ["RecordTemplate", "Schedule", "compile_schedule", "get_output_interva
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_IMPLIED = 1 << 40  # order of implied events: after every record at the same time
+_IMPLIED = 1 << 40  # infusion ends: after every record at the same time (no jump in amounts)
+# NOTE: additional (ADDL) and lagged doses enter before any record at the same time, as in
+# NONMEM, where their entry times are "nonevent dose times" the system is advanced to on the
+# way to the next record (NONMEM Users Guide VI, sections III.B, III.F.6, V.K; NONMEM 7 output
+# tables in mrgsolve/nmtests dosing scenarios 17 and 23).
+_NONEVENT = -(1 << 40)
 
 
 @dataclass(frozen=True)
@@ -275,7 +280,7 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
             if ss == 1:
                 resets.append((r, t, base + 1))
             if ss_const:
-                b.add(time=t, order=base + 2, origin=r, rate_cmt=cmt, rate_delta=rate)
+                # NONMEM: "the infusion terminates at the event time of the SS dose record"
                 continue
             if infusion:
                 # infusions of earlier (implied) doses still running at the record time continue
@@ -301,7 +306,7 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
         for k in range(addl + 1):
             start = t + k * ii + lag
             own = (k == 0) & (lag == 0)
-            order = np.where(own, base + 2, _IMPLIED)
+            order = np.where(own, base + 2, _NONEVENT)
             if infusion:
                 b.add(time=start, order=order, origin=r, rate_cmt=cmt, rate_delta=rate)
                 b.add(time=start + dur, order=_IMPLIED, origin=r, rate_cmt=cmt, rate_delta=-rate)
