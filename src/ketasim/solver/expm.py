@@ -142,7 +142,7 @@ def _grid_outputs(
     since_anchor = 0
     for j, dt in enumerate(dts):
         regular = j > 0 and step is not None and abs(gaps[j - 1] - h) <= 1e-12 * max(abs(dt), h)
-        if regular and since_anchor < _ANCHOR:
+        if regular and step is not None and since_anchor < _ANCHOR:
             x = np.einsum("nij,nj->ni", step, x)
             since_anchor += 1
         else:
