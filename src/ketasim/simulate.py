@@ -209,12 +209,25 @@ def simulate_dataset(
             np.where(dose, spec.get_default_dose_index(), spec.get_default_observation_index()),
         )
         f, lag, mrate, mdur = (np.full(nrec, d) for d in (1.0, 0.0, np.nan, np.nan))
+        route_mods = _route_modifiers_by_compartment(spec)
         for r in np.flatnonzero(dose):
             num = int(cmt0[r]) + 1
             for arr, m in ((f, "F"), (lag, "ALAG"), (mrate, "R"), (mdur, "D")):
                 key = f"{m}{num}"
                 if key in p:
                     arr[r] = p[key][r]
+                    continue
+                ref = route_mods.get((int(cmt0[r]), m))
+                if ref is None:
+                    continue
+                if isinstance(ref, str) and ref.startswith("?"):
+                    raise EventError(
+                        f"compartment {num} ({spec.compartments[int(cmt0[r])].name}) is a dose "
+                        f"input of routes with different {m} ({ref[1:]}): give a {key} column",
+                        record=int(recnos[r]),
+                        subject=_fmt_id(ident),
+                    )
+                arr[r] = float(np.asarray(p[ref])[r]) if isinstance(ref, str) else float(ref)
         if not spec.generic and np.any(dose):
             wt = cv.get("WT")
             check_dose_plausibility(
@@ -280,6 +293,34 @@ def simulate_dataset(
         amounts=np.concatenate(rows_a),
         cp=np.concatenate(rows_cp),
     )
+
+
+def _route_modifiers_by_compartment(spec: ModelSpec) -> dict[tuple[int, str], str | float]:
+    """(compartment index, F/ALAG/R/D) -> the model's route parameter for doses written as records.
+
+    A NONMEM dataset names compartments, not routes: a dose into a compartment that the model's
+    routes feed with a bioavailability, lag or modelled rate/duration gets that parameter, so that
+    dataset and regimen simulations agree. When routes disagree the value is ``"?<routes>"`` and
+    the dose must say which (an ``F<n>``/``ALAG<n>`` ... column).
+    """
+    found: dict[tuple[int, str], dict[str, str | float]] = {}
+    for route in spec.routes.values():
+        for inp in route.inputs:
+            i = spec.get_compartment_index(inp.cmt)
+            for m, ref in (("F", inp.F), ("ALAG", inp.lag), ("R", inp.rate), ("D", inp.duration)):
+                found.setdefault((i, m), {})[route.name] = (
+                    ref if ref is not None else (1.0 if m == "F" else 0.0 if m == "ALAG" else "")
+                )
+    out: dict[tuple[int, str], str | float] = {}
+    for key, by_route in found.items():
+        values = set(map(str, by_route.values()))
+        if len(values) > 1:
+            out[key] = "?" + ", ".join(f"{r}: {v}" for r, v in sorted(by_route.items()))
+        else:
+            v = next(iter(by_route.values()))
+            if v != "":
+                out[key] = v
+    return out
 
 
 def _resolve_method(spec: ModelSpec, method: str) -> str:
