@@ -17,6 +17,8 @@ decaying systems here) and re-anchored with an exact ``expm(M dt)`` every 1024 s
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import numpy.typing as npt
 import scipy.linalg
@@ -39,8 +41,36 @@ def _augment(K: FloatArray, R: FloatArray) -> FloatArray:
     return M
 
 
+class _ExpmCache:
+    """expm(M_i dt) for a batch, remembered by (M, dt) within one solve.
+
+    Periodic regimens repeat the same intervals (same infusion state, same length), so the same
+    batch of exponentials is asked for many times; the key is a 160-bit digest of the exact bytes
+    of ``M`` and ``dt`` (no rounding), so a hit returns exactly what a new computation would.
+    """
+
+    def __init__(self, max_items: int = 32) -> None:
+        self.store: dict[tuple[bytes, bytes], FloatArray] = {}
+        self.max_items = max_items
+
+    def __call__(self, M: FloatArray, dt: FloatArray) -> FloatArray:
+        d = np.asarray(dt, dtype=float)
+        key = (
+            hashlib.blake2b(np.ascontiguousarray(M).tobytes(), digest_size=20).digest(),
+            hashlib.blake2b(d.tobytes(), digest_size=20).digest(),
+        )
+        hit = self.store.get(key)
+        if hit is not None:
+            return hit
+        val = np.asarray(scipy.linalg.expm(M * d[:, None, None]))
+        if len(self.store) >= self.max_items:
+            self.store.pop(next(iter(self.store)))
+        self.store[key] = val
+        return val
+
+
 def _expm(M: FloatArray, dt: FloatArray) -> FloatArray:
-    """expm(M_i dt_i) for a batch (dt broadcast per subject)."""
+    """expm(M_i dt_i) for a batch (dt broadcast per subject), without caching."""
     return np.asarray(scipy.linalg.expm(M * np.asarray(dt, dtype=float)[:, None, None]))
 
 
@@ -64,6 +94,7 @@ def solve_expm(
     N, P, n, _ = K.shape
     E = sched.n_events
     rows = np.arange(N)
+    expm_ = _ExpmCache()
     A = np.zeros((N, n))
     R = np.zeros((N, n))
     cur = np.zeros(N, dtype=np.intp)
@@ -91,7 +122,7 @@ def solve_expm(
         if e + 1 < E:
             dt = sched.time[:, e + 1] - sched.time[:, e]
             dt = np.where(np.isfinite(dt), dt, 0.0)
-            Ex = _expm(_augment(K[rows, cur], R), dt)
+            Ex = expm_(_augment(K[rows, cur], R), dt)
             A = np.einsum("nij,nj->ni", Ex[:, :n, :n], A) + Ex[:, :n, n]
     ot = np.broadcast_to(np.atleast_2d(out_time), (N, np.shape(out_time)[-1]))
     idx = get_output_interval(sched, out_time, out_order)
@@ -105,7 +136,7 @@ def solve_expm(
             dts = np.asarray(out_time)[sel] - sched.time[0, k]
             M = _augment(K[rows, EP[:, k]], SR[:, k])
             x0 = np.concatenate([SA[:, k], np.ones((N, 1))], axis=1)
-            _grid_outputs(M, x0, dts, sel, W, out)
+            _grid_outputs(M, x0, dts, sel, W, out, expm_)
         return out
     idx_full = np.broadcast_to(idx, (N, T))
     for j in range(T):
@@ -129,6 +160,7 @@ def _grid_outputs(
     sel: npt.NDArray[np.intp],
     W: FloatArray,
     out: FloatArray,
+    expm_: _ExpmCache,
 ) -> None:
     """Outputs at offsets ``dts`` from a shared interval start, for every subject."""
     N, n1, _ = M.shape
@@ -137,7 +169,7 @@ def _grid_outputs(
     # the most common spacing: points one such step after their predecessor are reached by one
     # multiplication; any other point (e.g. a dose time inserted in the grid) is computed exactly
     h = float(np.median(gaps)) if gaps.size else 0.0
-    step = _expm(M, np.full(N, h)) if gaps.size and h > 0 else None
+    step = expm_(M, np.full(N, h)) if gaps.size and h > 0 else None
     x = x0
     since_anchor = 0
     for j, dt in enumerate(dts):
@@ -146,7 +178,7 @@ def _grid_outputs(
             x = np.einsum("nij,nj->ni", step, x)
             since_anchor += 1
         else:
-            x = np.einsum("nij,nj->ni", _expm(M, np.full(N, dt)), x0)
+            x = np.einsum("nij,nj->ni", expm_(M, np.full(N, dt)), x0)
             since_anchor = 0
         out[:, sel[j]] = np.einsum("nmi,ni->nm", W, x[:, :n])
 
