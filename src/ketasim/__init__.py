@@ -15,18 +15,15 @@ from ketasim.errors import (
     UnitError,
     ValidityWarning,
 )
-from ketasim.events import Dataset, Dose, Regimen, read_nonmem_csv, write_nonmem_csv
+from ketasim.events import Dataset, Dose, Regimen
 from ketasim.individual import compute_individual_parameters
+from ketasim.io.nonmem_csv import read_nonmem_csv, write_nonmem_csv
 from ketasim.library import list_models, load_model, load_model_file
+from ketasim.notices import DISCLAIMER
 from ketasim.simulate import DatasetResult, RegimenResult, simulate_dataset, simulate_regimen
 from ketasim.spec import ModelSpec, get_builtin_model
 
 __version__ = "0.1.0"
-
-DISCLAIMER = (
-    "ketasim is for research and education only: it is not a medical device and its output is "
-    "not a prescription or dosing advice."
-)
 
 __all__ = [
     "DISCLAIMER",

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ketasim import DISCLAIMER
+from ketasim.notices import DISCLAIMER
 
 __all__ = ["new_concentration_figure", "save_concentration_figure"]
 

@@ -14,10 +14,9 @@ from ketasim.events import (
     Dataset,
     Dose,
     Regimen,
-    read_nonmem_csv,
-    write_csv_atomic,
-    write_nonmem_csv,
 )
+from ketasim.io.atomic import write_csv_atomic
+from ketasim.io.nonmem_csv import read_nonmem_csv, write_nonmem_csv
 
 NAN = float("nan")
 

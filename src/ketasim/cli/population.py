@@ -15,14 +15,16 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ketasim import DISCLAIMER
+from ketasim.cli.common import add_regimen_args, param_values, parse_assignments, resolve_model
 from ketasim.errors import KetasimError, ParameterError
-from ketasim.events import Regimen, write_csv_atomic
+from ketasim.events import Regimen
+from ketasim.io.atomic import write_csv_atomic
+from ketasim.notices import DISCLAIMER
 from ketasim.population import CovariateTable, PopulationResult, Target, TruncatedNormal
 from ketasim.spec import ModelSpec
 from ketasim.units import to_unit
 
-__all__ = ["add_population_parser"]
+__all__ = ["register"]
 
 _TARGET = re.compile(r"^\s*(\w+)\s*([<>])\s*(.+?)(?:\s+for\s+(.+?))?\s*$")
 
@@ -111,14 +113,13 @@ def _read_table(path: str) -> dict[str, np.ndarray]:
 
 
 def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
-    from ketasim.cli import _param_values, _parse_assignments, _resolve_model
 
-    spec = _resolve_model(args.model)
+    spec = resolve_model(args.model)
     if spec.generic:
         raise ParameterError(f"generic model {spec.id} has no IIV: use a library model")
     if args.n <= 0:
         raise ParameterError(f"--n {args.n}: the number of subjects must be > 0")
-    params = _param_values(spec, _parse_assignments(args.param, "--param"))
+    params = param_values(spec, parse_assignments(args.param, "--param"))
     regimen = Regimen.from_quantities(
         args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
     )
@@ -262,7 +263,7 @@ def _plot_bands(res: PopulationResult, path: str, title: str) -> None:
     )
 
 
-def add_population_parser(sub: Any, add_regimen_args: Any) -> None:
+def register(sub: Any) -> None:
     """Register ``ketasim population`` on the CLI's subparsers."""
     p = sub.add_parser(
         "population",

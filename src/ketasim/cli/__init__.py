@@ -1,0 +1,77 @@
+"""Command-line interface: parse arguments, call the public API, print or write results.
+
+Thin by design: no pharmacokinetics here. Each command group is one module of this package with a
+``register(subparsers)`` function (listed in :data:`COMMANDS`). Errors in the user's input exit
+with code 2 and one line naming the culprit; nothing is written when an error occurs.
+
+Commands::
+
+    ketasim simulate MODEL DATA.csv [--param NAME=VALUE ...] [--out FILE.csv]
+    ketasim simulate MODEL --dose "0.5 mg/kg" --route iv --duration "40 min" --weight "70 kg"
+    ketasim effects | population | models | model show | validate | interactions | demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from ketasim.errors import KetasimError, KetasimWarning
+from ketasim.notices import DISCLAIMER
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: command modules of this package, in the order ``--help`` lists them
+COMMANDS: tuple[str, ...] = ("simulate", "effects", "population", "library", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``ketasim`` argument parser with every command of :data:`COMMANDS` registered."""
+    p = argparse.ArgumentParser(
+        prog="ketasim",
+        description="Ketamine and metabolite pharmacokinetics. " + DISCLAIMER,
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"ketasim.cli.{name}").register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point; returns the exit code (0 ok, 1 validation failures, 2 input errors)."""
+    out = out or sys.stdout
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+    def show(
+        message: Any,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        label = category.__name__ if issubclass(category, KetasimWarning) else "warning"
+        print(f"ketasim: {label}: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        warnings.simplefilter("always", KetasimWarning)
+        try:
+            return int(args.func(args, out))
+        except KetasimError as exc:
+            print(f"ketasim: error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(
+                f"ketasim: error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}",
+                file=sys.stderr,
+            )
+            return 2

@@ -1,0 +1,222 @@
+"""Shared pieces of the thin commands: model lookup, NAME=VALUE options, covariates, regimens.
+
+No pharmacokinetics here: arguments become public-API objects (models, regimens, covariates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+__all__ = [
+    "UsageError",
+    "add_regimen_args",
+    "get_covariates",
+    "param_values",
+    "parse_assignments",
+    "plot_result",
+    "print_rows",
+    "print_summary",
+    "resolve_model",
+    "simulate_regimen_args",
+]
+
+import numpy as np
+
+from ketasim.errors import KetasimError, ModelError, UnitError
+from ketasim.events import Regimen
+from ketasim.library import list_models, load_model, load_model_file
+from ketasim.nca import compute_auc, compute_cmax
+from ketasim.simulate import RegimenResult, simulate_regimen
+from ketasim.spec import BUILTIN_MODELS, ModelSpec, get_builtin_model
+from ketasim.units import to_unit
+
+_COVARIATE_FLAGS = {"weight": ("WT", "kg"), "age": ("AGE", "yr")}
+
+
+class UsageError(KetasimError):
+    """Bad command-line usage (exit code 2)."""
+
+
+def resolve_model(name: str) -> ModelSpec:
+    if name in BUILTIN_MODELS:
+        return get_builtin_model(name)
+    if name.endswith(".toml") or os.sep in name:
+        return load_model_file(name)
+    try:
+        return load_model(name)
+    except ModelError:
+        raise ModelError(
+            f"unknown model {name!r}; built-ins: {', '.join(BUILTIN_MODELS)}; library: "
+            f"{', '.join(list_models())}; or give a path to a .toml model file"
+        ) from None
+
+
+def parse_assignments(items: Sequence[str], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"{what} {item!r} must look like NAME=VALUE")
+        k, v = item.split("=", 1)
+        k = k.strip()
+        if not k:
+            raise UsageError(f"{what} {item!r} has an empty name")
+        out[k] = v.strip()
+    return out
+
+
+def param_values(spec: ModelSpec, raw: dict[str, str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in raw.items():
+        try:
+            out[k] = float(v)
+            if not np.isfinite(out[k]):
+                raise UsageError(f"--param {k}={v}: not a finite number")
+            if not spec.generic and k not in ("",):
+                unit = spec.individual_units.get(k) or (
+                    spec.thetas[k].unit if k in spec.thetas else None
+                )
+                if unit:
+                    raise UnitError(f"--param {k}={v} has no unit: write e.g. {k}='{v} {unit}'")
+        except ValueError:
+            if spec.generic:
+                raise UsageError(
+                    f"--param {k}={v!r}: generic model {spec.id} takes bare numbers in your own "
+                    "consistent units"
+                ) from None
+            unit = spec.individual_units.get(k) or (spec.thetas[k].unit if k in spec.thetas else "")
+            if not unit and k not in spec.individual_units and k not in spec.thetas:
+                raise ModelError(f"model {spec.id} has no parameter {k!r}") from None
+            out[k] = to_unit(v, unit, what=f"--param {k}")
+    return out
+
+
+def simulate_regimen_args(
+    spec: ModelSpec, args: argparse.Namespace, params: dict[str, float]
+) -> RegimenResult:
+    if args.dose is None:
+        raise UsageError("give a NONMEM DATA.csv file or a regimen with --dose")
+    if spec.generic:
+        raise UsageError(f"generic model {spec.id} needs a NONMEM DATA.csv file, not --dose")
+    regimen = Regimen.from_quantities(
+        args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
+    )
+    covs = get_covariates(spec, args)
+    until = (
+        to_unit(args.until, "h", what="--until") if args.until else regimen.get_end_time_h() + 24.0
+    )
+    if until <= 0:
+        raise UsageError(f"--until {args.until} must be after the first dose")
+    step = to_unit(args.step, "h", what="--step") if args.step else max(1 / 60, until / 2000)
+    if step <= 0:
+        raise UsageError("--step must be > 0")
+    if until / step > 200_000:
+        raise UsageError(
+            f"--until/--step give {until / step:.0f} time points; use a coarser --step"
+        )
+    times = np.arange(0.0, until + step / 2, step)
+    return simulate_regimen(spec, regimen, times, covariates=covs, params=params)
+
+
+def get_covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, float]:
+    given: dict[str, float] = {}
+    for flag, (name, unit) in _COVARIATE_FLAGS.items():
+        val = getattr(args, flag)
+        if val is not None:
+            given[name] = to_unit(val, unit, what=f"--{flag}")
+    if args.sex is not None:
+        given["SEX"] = {"male": 0.0, "m": 0.0, "female": 1.0, "f": 1.0}.get(
+            args.sex.lower(), np.nan
+        )
+        if np.isnan(given["SEX"]):
+            raise UsageError(f"--sex {args.sex!r} must be male or female")
+    for k, v in parse_assignments(args.covariate, "--covariate").items():
+        if k not in spec.covariates:
+            raise ModelError(
+                f"model {spec.id} has no covariate {k!r}; covariates: "
+                + (", ".join(spec.covariates) or "none")
+            )
+        cu = spec.covariates[k].unit
+        given[k] = to_unit(v, cu, what=f"--covariate {k}") if cu else float(v)
+    covs: dict[str, float] = {}
+    for name, cov in spec.covariates.items():
+        if name in given:
+            covs[name] = given[name]
+        else:
+            covs[name] = cov.reference
+            print(
+                f"note: {name} not given; using the model's reference {cov.reference:g} "
+                f"{cov.unit}".rstrip(),
+                file=sys.stderr,
+            )
+    extra = set(given) - set(spec.covariates)
+    if extra - {"SEX", "AGE"}:
+        raise ModelError(f"model {spec.id} does not use covariate(s) {', '.join(sorted(extra))}")
+    return covs
+
+
+def print_summary(res: RegimenResult, unit: str, out: TextIO) -> None:
+    t = res.time_h
+    print(f"# {'analyte':<16} {'Cmax':>12} {'Tmax (h)':>10} {'AUC (' + unit + '*h)':>22}", file=out)
+    for a in res.analytes:
+        c = res.get_conc(a, unit)[0]
+        cmax, tmax = compute_cmax(t, c)
+        auc = compute_auc(t, c)
+        print(
+            f"# {a:<16} {float(cmax.value):>12.4g} {float(tmax.value):>10.3g} "
+            f"{float(auc.value):>22.5g}",
+            file=out,
+        )
+
+
+def print_rows(header: list[str], rows: list[list[float]], out: TextIO) -> None:
+    print(",".join(header), file=out)
+    for r in rows:
+        print(",".join(f"{x:.6g}" for x in r), file=out)
+
+
+def plot_result(res: RegimenResult, unit: str, path: str, title: str) -> None:
+    from ketasim.plotting import new_concentration_figure, save_concentration_figure
+
+    fig, axes = new_concentration_figure()
+    for a in res.analytes:
+        c = res.get_conc(a, unit)[0]
+        for ax in axes:
+            ax.plot(res.time_h, c, label=a)
+    allc = np.concatenate([res.get_conc(a, unit)[0] for a in res.analytes])
+    pos = allc[allc > 0]
+    save_concentration_figure(
+        fig,
+        axes,
+        path,
+        title,
+        unit,
+        float(allc.max(initial=0.0)),
+        float(pos.min()) if pos.size else 0.0,
+    )
+
+
+def add_regimen_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--dose", help='e.g. "0.5 mg/kg" or "35 mg"')
+    s.add_argument("--route", default="iv")
+    s.add_argument("--duration", help='infusion duration, e.g. "40 min"')
+    s.add_argument("--every", help='interval between doses, e.g. "3.5 d"')
+    s.add_argument("--count", type=int, default=1)
+    s.add_argument("--until", help='end of the output grid, e.g. "24 h"')
+    s.add_argument("--step", help='output step, e.g. "5 min"')
+    s.add_argument("--weight", help='body weight, e.g. "70 kg"')
+    s.add_argument("--age", help='age, e.g. "45 yr"')
+    s.add_argument("--sex", help="male or female")
+    s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument("--molar", action="store_true", help="concentrations in nmol/L")
+    s.add_argument("--plot", metavar="FILE.png")
+    s.add_argument(
+        "--interaction",
+        action="append",
+        default=[],
+        metavar="MODIFIER",
+        help="apply a published interaction's exposure ratios (see `ketasim interactions`)",
+    )
