@@ -680,7 +680,10 @@ def _group_subjects(
             ],
             axis=1,
         )
-        _, inverse = np.unique(structure, axis=0, return_inverse=True)
+        if np.all(structure == structure[:1]):  # the common case: one regimen for everyone
+            inverse = np.zeros(members.size, dtype=np.intp)
+        else:
+            _, inverse = np.unique(structure, axis=0, return_inverse=True)
         for g in np.unique(inverse):
             sel = members[inverse.ravel() == g]
             gidx = idx[inverse.ravel() == g]

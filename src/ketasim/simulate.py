@@ -505,22 +505,22 @@ def _conc_time_varying(
 
 def _clean(conc: FloatArray, spec: ModelSpec) -> FloatArray:
     """No NaN, inf or negative concentration leaves: round-off negatives become 0."""
-    if not np.all(np.isfinite(conc)):
+    if conc.size == 0:
+        return conc
+    lo, hi = float(np.min(conc)), float(np.max(conc))  # NaN propagates into both
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise SolverError(
             f"model {spec.id}: the solution is not finite (overflow); check the parameters and "
             "the output times"
         )
-    peak = float(np.max(np.abs(conc), initial=0.0))
-    tiny = conc < 0
-    if np.any(tiny):
-        worst = float(np.min(conc))
-        if worst < -1e-9 * max(peak, 1e-300) and worst < -1e-12:
-            raise SolverError(
-                f"model {spec.id}: a negative concentration ({worst:.3g}) came out of the "
-                "solver; please report this input"
-            )
-        conc = np.where(tiny, 0.0, conc)
-    return conc
+    if lo >= 0.0:
+        return conc
+    if lo < -1e-9 * max(abs(hi), 1e-300) and lo < -1e-12:
+        raise SolverError(
+            f"model {spec.id}: a negative concentration ({lo:.3g}) came out of the solver; "
+            "please report this input"
+        )
+    return np.maximum(conc, 0.0)
 
 
 def _tad_grid(bound: BoundRecords, times: FloatArray) -> FloatArray:
