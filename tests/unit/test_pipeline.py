@@ -38,9 +38,7 @@ def _as_records(regimen: Regimen, times, weight=None) -> Dataset:
     merged = {k: np.concatenate([cols[k], out[k]]) for k in cols}
     route = np.concatenate([recs.text_columns["ROUTE"], np.array([""] * n_out)])
     order = np.lexsort((merged["EVID"] == 2, merged["TIME"]))
-    return Dataset(
-        {k: v[order] for k, v in merged.items()}, text_columns={"ROUTE": route[order]}
-    )
+    return Dataset({k: v[order] for k, v in merged.items()}, text_columns={"ROUTE": route[order]})
 
 
 def _route_cases():
@@ -206,9 +204,7 @@ def test_nocb_and_locf_differ_on_a_covariate_change_at_a_dose_issue_7():
 def test_usubjid_text_column_is_carried_to_the_output_issue_7():
     spec = load_model("herd_2007")
     ds = _obs_dataset()
-    ds = Dataset(
-        ds.columns, text_columns={"USUBJID": np.array(["S-01"] * 3 + ["S-02"] * 3)}
-    )
+    ds = Dataset(ds.columns, text_columns={"USUBJID": np.array(["S-01"] * 3 + ["S-02"] * 3)})
     df = simulate(spec, ds).to_pandas()
     assert list(df["USUBJID"]) == ["S-01"] * 3 + ["S-02"] * 3
 
@@ -249,7 +245,7 @@ def test_character_time_is_an_error_naming_the_column_issue_7():
     import pandas as pd
 
     frame = pd.DataFrame({"ID": [1, 1], "TIME": ["0", "one"], "AMT": [10, 0], "EVID": [1, 0]})
-    with pytest.raises(DatasetError, match="TIME.*'one'"):
+    with pytest.raises(DatasetError, match=r"TIME.*'one'"):
         simulate("pk1", frame, params={"CL": 1.0, "V": 10.0})
 
 

@@ -229,13 +229,17 @@ def get_covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, float
 
 def print_summary(res: Result, unit: str, out: TextIO) -> None:
     t = res.time_h
-    print(f"# {'analyte':<16} {'Cmax':>12} {'Tmax (h)':>10} {'AUC (' + unit + '*h)':>22}", file=out)
+    print(
+        f"# {'analyte':<16} {'Cmax (' + unit + ')':>16} {'Tmax (h)':>10} "
+        f"{'AUC (' + unit + '*h)':>22}",
+        file=out,
+    )
     for a in res.analytes:
         c = res.get_conc(a, unit)[0]
         cmax, tmax = compute_cmax(t, c)
         auc = compute_auc(t, c)
         print(
-            f"# {a:<16} {float(cmax.value):>12.4g} {float(tmax.value):>10.3g} "
+            f"# {a:<16} {float(cmax.value):>16.4g} {float(tmax.value):>10.3g} "
             f"{float(auc.value):>22.5g}",
             file=out,
         )
@@ -266,6 +270,7 @@ def plot_result(res: Result, unit: str, path: str, title: str) -> None:
         unit,
         float(allc.max(initial=0.0)),
         float(pos.min()) if pos.size else 0.0,
+        provenance=format_model_line(res.spec),
     )
 
 
