@@ -313,10 +313,15 @@ class ResolvedCovariates:
     values: Mapping[str, float]
     notes: tuple[str, ...]
     weight_kg: float | None
+    unused: tuple[str, ...] = ()
 
 
 def resolve_covariates(
-    spec: ModelSpec, given: Mapping[str, Any], *, regimen: Regimen | None = None
+    spec: ModelSpec,
+    given: Mapping[str, Any],
+    *,
+    regimen: Regimen | None = None,
+    allow_unused: bool = False,
 ) -> ResolvedCovariates:
     """Every covariate a user gives is used, checked against the model's range, or refused.
 
@@ -329,6 +334,9 @@ def resolve_covariates(
     regimen : Regimen, optional
         The doses; covariates the model file derives from the dose (``per_dose``, e.g. the
         number of 28-mg nasal devices) are computed from it, or checked against it when given.
+    allow_unused : bool
+        When comparing several models: an input this model cannot use is listed in
+        ``unused`` (and a note) instead of refused; the caller refuses it if no model uses it.
 
     Returns
     -------
@@ -358,6 +366,7 @@ def resolve_covariates(
     from ketasim.plausibility import check_validity_range
 
     notes: list[str] = []
+    unused: list[str] = []
     model_given = {k: v for k, v in given.items() if k in spec.covariates}
     values = {k: float(np.asarray(v)) for k, v in coerce_covariates(spec, model_given).items()}
     checked: dict[str, float] = {}
@@ -391,6 +400,10 @@ def resolve_covariates(
                 notes.append(f"{k} = {x:g} {unit}: {use.removesuffix(' and ')}")
             continue
         uses = ", ".join(spec.covariates) or "no covariates"
+        if allow_unused:
+            unused.append(k)
+            notes.append(f"{k} not used by {spec.id} (it uses {uses})")
+            continue
         raise ParameterError(
             f"model {spec.id} does not use {k} (given as {v!r}); it uses {uses}: remove {k} "
             "or choose a model that has it (ketasim models -v)"
@@ -422,7 +435,7 @@ def resolve_covariates(
             )
     check_validity_range(spec, {**checked, **values})
     weight = values.get("WT", checked.get("WT"))
-    return ResolvedCovariates(values, tuple(notes), weight)
+    return ResolvedCovariates(values, tuple(notes), weight, tuple(unused))
 
 
 def _dose_text(regimen: Regimen, route: str) -> str:
