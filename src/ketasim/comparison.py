@@ -141,7 +141,7 @@ def compare_models(
     --------
     >>> reg = Regimen.from_quantities("0.25 mg/kg", duration="40 min")
     >>> cmp = compare_models(reg, drug="esketamine", population="adult",
-    ...                      covariates={"WT": "70 kg", "AGE": "45 yr"})
+    ...                      covariates={"WT": "70 kg"})
     >>> sorted({r.model for r in cmp.rows})
     ['perez_ruixo_2021', 'simons_2022']
     """

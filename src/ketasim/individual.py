@@ -131,7 +131,7 @@ def compute_individual_parameters(
         if np.any(bad):
             value = float(np.asarray(v)[bad].ravel()[0]) if np.ndim(v) else float(v)
             raise ParameterError(
-                f"model {spec.id}: {_describe_inputs(spec, k, covariates, params)} give "
+                f"model {spec.id}: {_describe_inputs(spec, k, covariates, params, etas)} give "
                 f"{k} = {value:g} {spec.individual_units.get(k, '')}".rstrip()
                 + f", which must be {describe_domain(domain)}; check those inputs"
             )
@@ -222,7 +222,11 @@ def _check_domain(
 
 
 def _describe_inputs(
-    spec: ModelSpec, name: str, covariates: Mapping[str, Any], params: Mapping[str, Any]
+    spec: ModelSpec,
+    name: str,
+    covariates: Mapping[str, Any],
+    params: Mapping[str, Any],
+    etas: Any,
 ) -> str:
     """The user inputs an individual parameter depends on, e.g. ``covariate AGE = 300 yr``."""
     seen: set[str] = set()
@@ -241,9 +245,9 @@ def _describe_inputs(
             shown = f"{v[0]:g}" if v.size == 1 else f"{v.min():g}..{v.max():g}"
             parts.append(f"covariate {c} = {shown} {spec.covariates[c].unit}".rstrip())
     parts += [f"params {p}" for p in params if p in seen]
-    etas = [e for e in spec.get_eta_names() if e in seen]
-    if etas:
-        parts.append("random effects " + ", ".join(etas))
+    used_etas = [e for e in spec.get_eta_names() if e in seen]
+    if used_etas and etas is not None:
+        parts.append("random effects " + ", ".join(used_etas))
     return ", ".join(parts) if parts else "the model's typical values"
 
 
