@@ -19,19 +19,26 @@ CMP = ["compare-models", "--drug", "esketamine", "--dose", "20 mg", "--populatio
 @pytest.mark.parametrize(
     ("argv", "culprit"),
     [
-        (HERD + ["--weight", "0 kg"], "WT = 0 kg"),
-        (HERD + ["--covariate", "WT=-3 kg"], "WT = -3 kg"),
-        (PEREZ + ["--covariate", "NDEV=-3"], "NDEV = -3"),
-        (PEREZ + ["--covariate", "NDEV=2.5"], "NDEV = 2.5"),
-        (PEREZ + ["--covariate", "NDEV=0"], "NDEV = 0"),
-        (PEREZ + ["--covariate", "ASIAN=7"], "ASIAN = 7"),
-        (PEREZ[:-2] + ["--age=-5 yr"], "AGE = -5 yr"),
-        (PEREZ[:-2] + ["--age", "300 yr"], "AGE = 300 yr"),
-        (CMP + ["--sex", "female"], "SEX"),
-        (CMP + ["--covariate", "ASIAN=7"], "ASIAN = 7"),
+        ([*HERD, "--weight", "0 kg"], "WT = 0 kg"),
+        ([*HERD, "--covariate", "WT=-3 kg"], "WT = -3 kg"),
+        ([*PEREZ, "--covariate", "NDEV=-3"], "NDEV = -3"),
+        ([*PEREZ, "--covariate", "NDEV=2.5"], "NDEV = 2.5"),
+        ([*PEREZ, "--covariate", "NDEV=0"], "NDEV = 0"),
+        ([*PEREZ, "--covariate", "ASIAN=7"], "ASIAN = 7"),
+        ([*PEREZ[:-2], "--age=-5 yr"], "AGE = -5 yr"),
+        ([*PEREZ[:-2], "--age", "300 yr"], "AGE = 300 yr"),
+        ([*CMP, "--sex", "female"], "SEX"),
+        ([*CMP, "--covariate", "ASIAN=7"], "ASIAN = 7"),
         (
-            ["compare-models", "--drug", "esketamine", "--dose", "0.2 mg/kg", "--population"]
-            + ["adult"],
+            [
+                "compare-models",
+                "--drug",
+                "esketamine",
+                "--dose",
+                "0.2 mg/kg",
+                "--population",
+                "adult",
+            ],
             "body weight",
         ),
         (["models", "--drug", "morphine"], "morphine"),
@@ -51,7 +58,7 @@ def test_impossible_input_exit_2_naming_it(tmp_path: Path, capsys, argv, culprit
 
 
 def test_compare_models_plot_into_missing_folder_refused_before_work(tmp_path: Path, capsys):
-    code = main(CMP + ["--plot", str(tmp_path / "nope" / "x.png")], out=io.StringIO())
+    code = main([*CMP, "--plot", str(tmp_path / "nope" / "x.png")], out=io.StringIO())
     assert code == 2
     assert "nope" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

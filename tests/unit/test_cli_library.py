@@ -84,8 +84,17 @@ def test_compare_models_lists_every_suitable_model_and_reason():
 def test_compare_models_plot_written(tmp_path):
     plot = tmp_path / "cmp.png"
     code, _ = _run(
-        ["compare-models", "--drug", "racemic", "--dose", "35 mg", "--population", "adult"]
-        + ["--plot", str(plot)]
+        [
+            "compare-models",
+            "--drug",
+            "racemic",
+            "--dose",
+            "35 mg",
+            "--population",
+            "adult",
+            "--plot",
+            str(plot),
+        ]
     )
     assert code == 0
     assert plot.read_bytes()[:4] == b"\x89PNG"
