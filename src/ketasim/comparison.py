@@ -22,7 +22,12 @@ from ketasim.events import Regimen
 from ketasim.individual import resolve_covariates
 from ketasim.library import load_model
 from ketasim.library.provenance import format_provenance
-from ketasim.library.selection import find_models, get_population_group, normalise_drug
+from ketasim.library.selection import (
+    check_model_use,
+    find_models,
+    get_population_group,
+    normalise_drug,
+)
 from ketasim.nca import compute_auc, compute_cmax
 from ketasim.results import Result
 from ketasim.simulate import simulate
@@ -109,6 +114,7 @@ def compare_models(
     covariates: Mapping[str, Any] | None = None,
     until_h: float | None = None,
     unit: str = "ng/mL",
+    sampling: str | None = None,
 ) -> ModelComparison:
     """Run one regimen on every library model fitting the drug, the route and the population.
 
@@ -127,6 +133,9 @@ def compare_models(
         End of the simulated window (default: end of dosing + 24 h).
     unit : str
         Concentration unit of the rows.
+    sampling : str, optional
+        The sampling site the question refers to (e.g. ``venous`` to compare with venous
+        measurements); a model predicting another site warns (SamplingSiteWarning).
 
     Returns
     -------
@@ -164,6 +173,7 @@ def compare_models(
     used_somewhere: set[str] = set()
     for ch in choices:
         spec = load_model(ch.id)
+        check_model_use(spec, route=route, sampling=sampling)
         resolved = resolve_covariates(spec, given, regimen=regimen, allow_unused=True)
         used_somewhere |= set(given) - set(resolved.unused)
         _check_weight(regimen, resolved.weight_kg)
