@@ -195,7 +195,8 @@ class Source:
         if self.journal:
             vol = f" {self.volume}" if self.volume else ""
             pages = f":{self.pages}" if self.pages else ""
-            out += f". {self.journal}{vol}{pages}"
+            sep = " " if out.endswith(("?", "!", ".")) else ". "
+            out += f"{sep}{self.journal}{vol}{pages}"
         if self.jurisdiction:
             out += f". Jurisdiction: {self.jurisdiction}"
         if self.version:
@@ -378,10 +379,19 @@ def _modifier_source(modifier_id: str, modifiers: Mapping[str, Any], where: str)
         )
     m = modifiers[modifier_id]
     c = m.citation
+    journal = str(c.get("journal", "")).lower()
+    kind = (
+        "manufacturer_information"
+        if "manufacturer" in journal
+        else "label"
+        if "label" in journal
+        else "article"
+    )
+    doi = str(c.get("doi", ""))
     # one source per paper: two findings of the same study share a number in the source list
     return Source(
-        id=f"doi:{c['doi']}" if c.get("doi") else f"modifier:{modifier_id}",
-        kind="article",
+        id=f"doi:{doi}" if doi.startswith("10.") else f"modifier:{modifier_id}",
+        kind=kind,
         title=str(c.get("title", "")),
         url="library/modifiers.toml (and the pages it records as read)",
         read=str(getattr(m, "notes", "")),
