@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
     """Add ``info`` to the CLI's subparsers."""
     s = sub.add_parser(
         "info",
-        help="drug monograph (uses and approval status, side effects, interactions...) with sources",
+        help="drug monograph (uses, approval status, side effects, interactions...) with sources",
         description=(
             "Print the monograph of NAME (" + ", ".join(list_monographs()) + ", or an alias such "
             "as Spravato) with every statement's source and the place in it, and a PK summary "

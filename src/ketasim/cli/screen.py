@@ -40,7 +40,9 @@ def cmd_screen(args: argparse.Namespace, out: TextIO) -> int:
     )
     if args.list_drugs:
         if args.drug or given:
-            raise UsageError(f"--list-drugs takes no other options (got {', '.join(given or ['--drug'])})")
+            raise UsageError(
+                f"--list-drugs takes no other options (got {', '.join(given or ['--drug'])})"
+            )
         return _list_drugs(out)
     if not args.drug:
         raise UsageError("give the drug to screen for with --drug, e.g. --drug esketamine")

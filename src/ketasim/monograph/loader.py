@@ -52,7 +52,7 @@ def load_monograph_file(path: str | os.PathLike[str]) -> Monograph:
     return parse_monograph(doc, file=p.name, modifiers=_modifiers())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_bundled(mid: str) -> Monograph:
     f = _data_files()[mid]
     with f.open("rb") as fh:

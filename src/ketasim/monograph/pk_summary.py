@@ -50,9 +50,9 @@ class PkRow:
     sampling: str
     evidence_tier: str
     analyte: str
-    cmax_ng_per_mL: float
+    cmax_ng_per_mL: float  # noqa: N815 (unit suffix, STYLE.md section 3)
     tmax_h: float
-    auc_0_24_ng_h_per_mL: float
+    auc_0_24_ng_h_per_mL: float  # noqa: N815 (unit suffix, STYLE.md section 3)
     terminal_half_life_h: float
     half_life_reason: str
     notes: tuple[str, ...] = ()
@@ -174,7 +174,7 @@ def _summarise(mono: Monograph) -> PkSummary:
     return PkSummary(mono.id, tuple(rows), mono.pk_note)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached(mid: str) -> PkSummary:
     return _summarise(load_monograph(mid))
 

@@ -8,7 +8,9 @@ summary table is whatever ``pk_summary.compute_pk_summary`` returns. No facts ar
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+
 from ketasim.interactions import get_modifier
 from ketasim.monograph.pk_summary import PkSummary
 from ketasim.monograph.schema import SECTIONS, Monograph, MonographError, Source, Statement
@@ -24,8 +26,8 @@ def format_modifier_effects(modifier_id: str) -> str:
 
     Examples
     --------
-    >>> format_modifier_effects("clarithromycin_oral_s_ketamine")[:60]
-    'clarithromycin -> S-ketamine (oral, 0.2 mg/kg S-ketamine syru'
+    >>> format_modifier_effects("clarithromycin_oral_s_ketamine")[:36]
+    'clarithromycin -> S-ketamine (oral, '
     """
     m = get_modifier(modifier_id)
     effects = "; ".join(
@@ -87,7 +89,15 @@ def _statement_lines(s: Statement, num: _Numbering, md: bool) -> list[str]:
 def _pk_lines(pk: PkSummary, md: bool) -> list[str]:
     if not pk.rows:
         return ["  (no library model simulates this compound)"]
-    head = ["regimen", "model", "analyte", "Cmax (ng/mL)", "Tmax (h)", "AUC0-24 (ng/mL*h)", "t1/2 (h)"]
+    head = [
+        "regimen",
+        "model",
+        "analyte",
+        "Cmax (ng/mL)",
+        "Tmax (h)",
+        "AUC0-24 (ng/mL*h)",
+        "t1/2 (h)",
+    ]
     rows = [
         [
             r.regimen.label,
@@ -96,7 +106,8 @@ def _pk_lines(pk: PkSummary, md: bool) -> list[str]:
             f"{r.cmax_ng_per_mL:.4g}",
             f"{r.tmax_h:.3g}",
             f"{r.auc_0_24_ng_h_per_mL:.4g}",
-            f"{r.terminal_half_life_h:.3g}" if r.terminal_half_life_h == r.terminal_half_life_h
+            f"{r.terminal_half_life_h:.3g}"
+            if math.isfinite(r.terminal_half_life_h)
             else f"n/a ({r.half_life_reason})",
         ]
         for r in pk.rows
@@ -105,10 +116,10 @@ def _pk_lines(pk: PkSummary, md: bool) -> list[str]:
     if md:
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "---|" * len(head))
-        out.extend("| " + " | ".join(r) + " |" for r in rows)
+        out.extend("| " + " | ".join(cells) + " |" for cells in rows)
     else:
-        for r in rows:
-            out.append("  - " + "; ".join(f"{h}: {v}" for h, v in zip(head, r, strict=True)))
+        for cells in rows:
+            out.append("  - " + "; ".join(f"{h}: {v}" for h, v in zip(head, cells, strict=True)))
     out.append("")
     seen: set[str] = set()
     for r in pk.rows:

@@ -294,9 +294,7 @@ class Monograph:
     def get_section(self, section: str) -> tuple[Statement, ...]:
         """Statements of one section, in file order (MonographError for an unknown section)."""
         if section not in SECTIONS:
-            raise MonographError(
-                f"unknown section {section!r}; sections: {', '.join(SECTIONS)}"
-            )
+            raise MonographError(f"unknown section {section!r}; sections: {', '.join(SECTIONS)}")
         return tuple(s for s in self.statements if s.section == section)
 
     def to_dict(self) -> dict[str, Any]:
@@ -409,8 +407,8 @@ def _parse_cite(
 ) -> tuple[SourceRef, ...]:
     if raw is None or (isinstance(raw, Sequence) and len(raw) == 0):
         raise MonographError(
-            f"{where}: statement has no source; add cite = [{{ source = \"<id>\", where = "
-            "\"section ...\" }]"
+            f'{where}: statement has no source; add cite = [{{ source = "<id>", where = '
+            '"section ..." }]'
         )
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         raise MonographError(f"{where}.cite: must be a list of tables")

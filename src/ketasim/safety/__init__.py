@@ -8,7 +8,8 @@ Examples
 --------
 >>> from ketasim.safety import PatientProfile, screen_profile
 >>> r = screen_profile(PatientProfile(pregnant=True), "esketamine")
->>> r.findings[0].severity, "section" in r.findings[0].sources[0] or "8.1" in r.findings[0].sources[0]
+>>> f = r.findings[0]
+>>> f.severity, "8.1 Pregnancy" in f.sources[0]
 ('not_recommended', True)
 """
 

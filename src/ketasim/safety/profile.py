@@ -144,7 +144,9 @@ class PatientProfile:
             object.__setattr__(self, "age_yr", age)
         if sex == "male" and (self.pregnant or self.breastfeeding):
             which = "pregnant" if self.pregnant else "breastfeeding"
-            raise ProfileError(f"contradictory profile: sex 'male' and {which}; correct one of them")
+            raise ProfileError(
+                f"contradictory profile: sex 'male' and {which}; correct one of them"
+            )
         agents: list[Agent] = []
         for d in self.drugs_taken:
             a = get_agent(d)
@@ -208,4 +210,3 @@ class PatientProfile:
         d.pop("agents", None)
         d["conditions"] = sorted(self.get_conditions())
         return d
-

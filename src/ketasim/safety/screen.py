@@ -96,9 +96,7 @@ class ScreenResult:
     def get_modifier_ids(self, *, transferable_only: bool = True) -> tuple[str, ...]:
         """Modifier ids for the simulation (by default only those whose ratio transfers)."""
         return tuple(
-            m.modifier_id
-            for m in self.modifiers
-            if m.transfers is True or (not transferable_only)
+            m.modifier_id for m in self.modifiers if m.transfers is True or (not transferable_only)
         )
 
     def to_dict(self) -> dict[str, Any]:
