@@ -110,7 +110,11 @@ def test_spravato_contraindications_for_vascular_conditions() -> None:
 
 def test_severe_hepatic_impairment_esketamine_not_recommended() -> None:
     r = screen_profile(PatientProfile(hepatic_impairment="severe"), "esketamine")
-    assert [f.severity for f in r.findings] == ["not_recommended"]
+    sev = {f.statement_id: f.severity for f in r.findings}
+    assert sev == {
+        "esk.warn.hepatic_severe": "not_recommended",  # US label 8.6 (nasal spray)
+        "esk.warn.ketanest_liver": "precaution",  # German injection leaflet
+    }
 
 
 def test_findings_ordered_by_severity() -> None:
