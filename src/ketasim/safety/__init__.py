@@ -14,11 +14,20 @@ Examples
 """
 
 from ketasim.safety.agents import AGENT_CLASSES, Agent, UnknownAgentError, get_agent, list_agents
-from ketasim.safety.profile import PatientProfile, ProfileError
+from ketasim.safety.profile import (
+    CARDIOVASCULAR_CONDITIONS,
+    HYPERTENSION_LEVELS,
+    IMPAIRMENT_LEVELS,
+    PatientProfile,
+    ProfileError,
+)
 from ketasim.safety.screen import Finding, ModifierMatch, ScreenResult, screen_profile
 
 __all__ = [
     "AGENT_CLASSES",
+    "CARDIOVASCULAR_CONDITIONS",
+    "HYPERTENSION_LEVELS",
+    "IMPAIRMENT_LEVELS",
     "Agent",
     "Finding",
     "ModifierMatch",
