@@ -14,6 +14,8 @@ from ketasim.safety.profile import CARDIOVASCULAR_CONDITIONS
 EVERYTHING = PatientProfile(
     pregnant=True,
     breastfeeding=True,
+    pre_eclampsia=True,
+    hyperthyroidism_untreated=True,
     sex="female",
     age_yr=16,
     hypertension="uncontrolled",

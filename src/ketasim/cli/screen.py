@@ -16,6 +16,8 @@ _ROUTES = ("iv", "im", "intranasal", "oral", "sc", "sublingual", "buccal", "rect
 _PROFILE_FLAGS = (
     "pregnant",
     "breastfeeding",
+    "pre_eclampsia",
+    "hyperthyroidism",
     "psychosis_history",
     "raised_icp",
     "raised_iop",
@@ -54,6 +56,8 @@ def cmd_screen(args: argparse.Namespace, out: TextIO) -> int:
         age=args.age,
         pregnant=args.pregnant,
         breastfeeding=args.breastfeeding,
+        pre_eclampsia=args.pre_eclampsia,
+        hyperthyroidism_untreated=args.hyperthyroidism,
         sex=args.sex,
         hypertension=args.hypertension,
         cardiovascular=tuple(args.cardiovascular),
@@ -87,6 +91,12 @@ def register(sub: Any) -> None:
     s.add_argument("--route", help=f"route of the planned regimen: {', '.join(_ROUTES)}")
     s.add_argument("--pregnant", action="store_true")
     s.add_argument("--breastfeeding", action="store_true")
+    s.add_argument("--pre-eclampsia", action="store_true", help="pre-eclampsia or eclampsia")
+    s.add_argument(
+        "--hyperthyroidism",
+        action="store_true",
+        help="untreated or inadequately treated hyperthyroidism",
+    )
     s.add_argument("--sex", help="female or male")
     s.add_argument("--age", help='age with its unit, e.g. "45 yr" or "6 months"')
     s.add_argument("--hypertension", help="none, controlled or uncontrolled")

@@ -96,6 +96,8 @@ SEVERITIES = (
 CONDITION_KEYS = (
     "pregnant",
     "breastfeeding",
+    "pre_eclampsia",
+    "hyperthyroidism_untreated",
     "hypertension_uncontrolled",
     "hypertension_controlled",
     "aneurysmal_vascular_disease",

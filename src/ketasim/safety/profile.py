@@ -76,6 +76,10 @@ class PatientProfile:
     Parameters
     ----------
     pregnant, breastfeeding : bool
+    pre_eclampsia : bool
+        Pre-eclampsia or eclampsia (labels name it separately from pregnancy).
+    hyperthyroidism_untreated : bool
+        Untreated or inadequately treated hyperthyroidism (thyrotoxicosis).
     sex : {"female", "male"} or None
     age_yr : float or None, yr
     hypertension : {"none", "controlled", "uncontrolled"} or None
@@ -104,6 +108,8 @@ class PatientProfile:
 
     pregnant: bool = False
     breastfeeding: bool = False
+    pre_eclampsia: bool = False
+    hyperthyroidism_untreated: bool = False
     sex: str | None = None
     age_yr: float | None = None
     hypertension: str | None = None
@@ -142,8 +148,14 @@ class PatientProfile:
             if not (0.0 <= age <= _MAX_AGE_YR):
                 raise ProfileError(f"age {self.age_yr} yr is outside 0-{_MAX_AGE_YR:g} yr")
             object.__setattr__(self, "age_yr", age)
-        if sex == "male" and (self.pregnant or self.breastfeeding):
-            which = "pregnant" if self.pregnant else "breastfeeding"
+        if sex == "male" and (self.pregnant or self.breastfeeding or self.pre_eclampsia):
+            which = (
+                "pregnant"
+                if self.pregnant
+                else "breastfeeding"
+                if self.breastfeeding
+                else "pre-eclampsia"
+            )
             raise ProfileError(
                 f"contradictory profile: sex 'male' and {which}; correct one of them"
             )
@@ -173,6 +185,8 @@ class PatientProfile:
         for flag in (
             "pregnant",
             "breastfeeding",
+            "pre_eclampsia",
+            "hyperthyroidism_untreated",
             "raised_intracranial_pressure",
             "raised_intraocular_pressure",
             "substance_use_disorder",
