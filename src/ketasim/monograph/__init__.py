@@ -34,12 +34,12 @@ from ketasim.monograph.schema import (
 )
 
 __all__ = [
+    "SECTIONS",
     "Monograph",
     "MonographError",
     "PkRegimen",
     "PkRow",
     "PkSummary",
-    "SECTIONS",
     "Screen",
     "Source",
     "SourceRef",

@@ -25,11 +25,11 @@ from ketasim.safety.screen import Finding, ModifierMatch, ScreenResult, screen_p
 
 __all__ = [
     "AGENT_CLASSES",
-    "Agent",
     "CARDIOVASCULAR_CONDITIONS",
-    "Finding",
     "HYPERTENSION_LEVELS",
     "IMPAIRMENT_LEVELS",
+    "Agent",
+    "Finding",
     "ModifierMatch",
     "PatientProfile",
     "ProfileError",
