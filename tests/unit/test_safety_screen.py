@@ -125,6 +125,7 @@ def test_findings_ordered_by_severity() -> None:
         "contraindication",
         "not_recommended",
         "warning",
+        "drug_interaction",
         "precaution",
         "information",
     ]

@@ -82,13 +82,15 @@ SOURCE_KINDS = (
 #: approval status of a use, as the source states it (never stronger)
 APPROVAL_STATUSES = ("approved", "off_label", "investigational", "no_label_found")
 
-#: severity words as labels use them; "information" for statements that carry no severity
+#: severity words as labels use them; "drug_interaction" for an item of a label's Drug
+#: Interactions section (which carries no severity word of its own); "information" otherwise
 SEVERITIES = (
     "boxed_warning",
     "contraindication",
     "warning",
     "precaution",
     "not_recommended",
+    "drug_interaction",
     "information",
 )
 

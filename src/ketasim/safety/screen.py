@@ -35,6 +35,7 @@ _SEVERITY_ORDER = (
     "contraindication",
     "not_recommended",
     "warning",
+    "drug_interaction",
     "precaution",
     "information",
 )
@@ -252,7 +253,7 @@ def screen_profile(
     -------
     ScreenResult
         Findings ordered by severity (boxed warning, contraindication, not recommended,
-        warning, precaution, information), matching modifiers, and gaps.
+        warning, drug interaction, precaution, information), matching modifiers, and gaps.
 
     Raises
     ------
