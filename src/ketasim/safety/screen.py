@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ketasim.interactions import Modifier, list_modifiers
-from ketasim.monograph import Monograph, Statement, load_monograph
+from ketasim.monograph import Monograph, SourceRef, Statement, load_monograph
 from ketasim.monograph.render import format_modifier_effects
 from ketasim.notices import DISCLAIMER
 from ketasim.safety.agents import Agent, list_agents
@@ -51,7 +51,11 @@ _ROUTE_ALIASES = {"nasal": "intranasal", "in": "intranasal", "intravenous": "iv"
 
 @dataclass(frozen=True)
 class Finding:
-    """One monograph statement that applies to the profile, with its sources."""
+    """One monograph statement that applies to the profile, with its sources.
+
+    ``sources`` are formatted one-line references (with ``-- where: <place>``); ``cite`` holds
+    the same as structured ``SourceRef`` objects (title, url, kind, jurisdiction, version...).
+    """
 
     statement_id: str
     section: str
@@ -62,6 +66,7 @@ class Finding:
     source_kinds: tuple[str, ...]
     modifier_ids: tuple[str, ...] = ()
     note: str = ""
+    cite: tuple[SourceRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -297,6 +302,7 @@ def screen_profile(
             source_kinds=kinds,
             modifier_ids=s.modifier_ids,
             note=s.note,
+            cite=s.cite,
         )
         findings.append((_SEVERITY_ORDER.index(s.severity), order, f))
         # a statement contributes its linked modifiers for the conditions it matched (renal,
