@@ -32,6 +32,8 @@ COMMANDS: tuple[str, ...] = (
     "population",
     "library",
     "compare_models",
+    "info",
+    "screen",
     "demo",
 )
 
