@@ -35,8 +35,10 @@ __all__ = [
     "Citation",
     "Compartment",
     "Covariate",
+    "Evidence",
     "Flow",
     "Iiv",
+    "Implementation",
     "ModelSpec",
     "Parameter",
     "Route",
@@ -48,6 +50,7 @@ FloatArray = npt.NDArray[np.float64]
 
 COMPARTMENT_KINDS = ("depot", "central", "peripheral", "effect", "transit")
 SAMPLING_SITES = ("arterial", "venous", "mixed", "unknown", "none")
+EVIDENCE_TIERS = ("published", "transcribed", "derived")
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,68 @@ class Iiv:
 
 
 @dataclass(frozen=True)
+class Implementation:
+    """Another project's encoding of a model's parameters (for ``transcribed`` models).
+
+    ``values`` maps theta names to the numbers that project encodes, in the theta's printed unit;
+    ``cites`` is the reference that project gives for them.
+    """
+
+    project: str
+    repository: str
+    file: str
+    version: str
+    commit: str = ""
+    cites: str = ""
+    entry: str = ""
+    values: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+
+    def format(self) -> str:
+        """Short label, e.g. ``opentiva 1.1.2 opentiva/ketamine.py``."""
+        return f"{self.project} {self.version} {self.file}"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a model's numbers come from: its evidence tier and the tier's companion fields.
+
+    ``published``: parameters read in the paper (or its abstract where it prints them).
+    ``transcribed``: the paper's table could not be read; the parameters are those at least two
+    independent implementations encode identically for the citation (``implementations``).
+    ``derived``: estimated by ketasim from published aggregate data (``data``, ``script`` and
+    ``diagnostics`` are repository paths; ``identifies`` says what the data do and do not
+    identify).
+    """
+
+    tier: str
+    implementations: tuple[Implementation, ...] = ()
+    data: str = ""
+    script: str = ""
+    diagnostics: str = ""
+    identifies: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.tier not in EVIDENCE_TIERS:
+            raise ModelError(f"evidence {self.tier!r} must be one of {', '.join(EVIDENCE_TIERS)}")
+
+    def format(self) -> str:
+        """One phrase, e.g. ``transcribed (opentiva 1.1.2, stanpumpR 0.0.1.9002)``."""
+        if self.tier == "transcribed" and self.implementations:
+            return (
+                "transcribed ("
+                + ", ".join(f"{i.project} {i.version}" for i in self.implementations)
+                + ")"
+            )
+        if self.tier == "derived" and self.script:
+            return f"derived ({self.script})"
+        return self.tier
+
+
+@dataclass(frozen=True)
 class Citation:
     """Where a model comes from."""
 
@@ -238,6 +303,7 @@ class ModelSpec:
     population: Mapping[str, Any] = field(default_factory=dict)
     validation: tuple[Mapping[str, Any], ...] = ()
     notes: str = ""
+    evidence: Evidence | None = None
 
     def __post_init__(self) -> None:
         for name in (
