@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +52,7 @@ __all__ = [
     "format_external_table",
     "get_external_models",
     "load_observations",
+    "run_external_cli",
     "run_external_validation",
 ]
 
@@ -401,3 +404,23 @@ def format_external_markdown(results: Sequence[ExternalComparison]) -> str:
         )
     lines += ["", _summary(results), ""]
     return "\n".join(lines)
+
+
+def run_external_cli(models: Sequence[str] | None, markdown: str | None, out: TextIO) -> int:
+    """``ketasim validate --external``: print the table (and write the Markdown file).
+
+    Returns exit code 0: failing comparisons are results to show, not errors.
+    """
+    results = run_external_validation(models)
+    print(format_external_table(results), file=out)
+    if markdown:
+        target = Path(markdown)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(format_external_markdown(results))
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return 0
