@@ -121,6 +121,7 @@ def _read_submodel(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"{path.name}: not valid TOML: {exc}") from None
     _check_submodel(doc, path.stem)
+    _check_roles(doc)
     return doc
 
 
@@ -166,6 +167,40 @@ def _check_submodel(doc: Mapping[str, Any], stem: str) -> None:
     cit = doc.get("citation")
     if not isinstance(cit, dict) or not all(cit.get(k) for k in ("authors", "year", "where")):
         raise ModelError(f"{where}: citation needs authors, year and where")
+
+
+_ROLE_UNITS = {"rate": "1/h", "clearance": "L/h", "F": "", "lag": "h", "duration": "h"}
+
+
+def _check_roles(doc: Mapping[str, Any]) -> None:
+    """Refuse a submodel parameter whose unit does not fit its role (a rate in L, an F in h).
+
+    The loader checks that expressions combine to their declared units; this checks what the
+    structure does with each name: flow ``rate`` 1/time, ``clearance`` volume/time, route ``F``
+    dimensionless, ``lag``/``duration`` time, compartment ``volume`` a volume.
+    """
+    from ketasim.library.loader import canonical_unit_for
+
+    units = {
+        k: str(v.get("unit", "")) for k, v in doc.get("parameters", {}).items()
+    } | {k: str(v.get("unit", "")) for k, v in doc.get("individual", {}).items()}
+    uses: list[tuple[str, str]] = []
+    for f in doc.get("flows", []):
+        uses += [(str(f[r]), r) for r in ("rate", "clearance") if r in f]
+    for r in doc.get("routes", {}).values():
+        for inp in r.get("inputs", []):
+            uses += [(str(inp[k]), k) for k in ("F", "lag", "duration") if k in inp]
+    uses += [(str(c["volume"]), "volume") for c in doc.get("compartments", []) if "volume" in c]
+    for name, role in uses:
+        if name not in units:
+            continue
+        want = "L" if role == "volume" else _ROLE_UNITS[role]
+        got = canonical_unit_for(units[name], what=f"submodel {doc['id']} {name}")
+        if got != want:
+            raise ModelError(
+                f"submodel {doc['id']}: {name} is used as a {role} but its unit "
+                f"{units[name]!r} is not {want or 'dimensionless'}"
+            )
 
 
 def _resolve(name: Any, centrals: Mapping[str, str], where: str) -> Any:
