@@ -66,8 +66,11 @@ BLOCKS: list[tuple[str, list[str], list[tuple[float, float]]]] = [
         [(0.001, 1), (0.05, 50)],
     ),
     ("intramuscular (Hirlinger 1984, 1 mg/kg)", ["F_IM", "KA_IM"], [(0.05, 1), (0.1, 200)]),
-    ("rectal: ketamine (Yanagihara 2003 F; Malinovsky 1996 tmax)", ["F_PR", "KA_PR"],
-     [(0.01, 1), (0.05, 50)]),
+    (
+        "rectal: ketamine (Yanagihara 2003 F; Malinovsky 1996 tmax)",
+        ["F_PR", "KA_PR"],
+        [(0.01, 1), (0.05, 50)],
+    ),
     ("rectal: first-pass norketamine (Yanagihara 2003)", ["FP_PR"], [(0.001, 1)]),
 ]
 
@@ -121,10 +124,7 @@ def fit_block(
     def resid(x: np.ndarray) -> np.ndarray:
         s = spec.with_parameters(**dict(zip(names, np.exp(x), strict=True)))
         return np.array(
-            [
-                math.log(predict(s, o) / o.get_value_canonical()) / weights[o.obs_id]
-                for o in rows
-            ]
+            [math.log(predict(s, o) / o.get_value_canonical()) / weights[o.obs_id] for o in rows]
         )
 
     # NOTE: tmax lives on the output grid (6 s early, 3 min late): a coarse difference step
@@ -152,10 +152,14 @@ def update_toml(values: dict[str, float], note: dict[str, str]) -> None:
     for f in SUBMODELS.glob("*.toml"):
         text = f.read_text(encoding="utf-8")
         for name, v in values.items():
-            pat = re.compile(rf"^({name} = \{{ value = )([^,]+)(, unit = \"[^\"]*\", source = \")"
-                             rf"([^\"]*)(\" \}})", re.M)
-            text = pat.sub(lambda m, v=v, n=name: f"{m.group(1)}{v:.4g}{m.group(3)}{note[n]}"
-                           f"{m.group(5)}", text)
+            pat = re.compile(
+                rf"^({name} = \{{ value = )([^,]+)(, unit = \"[^\"]*\", source = \")"
+                rf"([^\"]*)(\" \}})",
+                re.M,
+            )
+            text = pat.sub(
+                lambda m, v=v, n=name: f"{m.group(1)}{v:.4g}{m.group(3)}{note[n]}{m.group(5)}", text
+            )
         write_text_atomic(f, text)
 
 

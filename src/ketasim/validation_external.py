@@ -328,9 +328,7 @@ def run_external_validation(
                     etas = sample_etas(spec, n_subjects, rng)
                     vals = compute_prediction(spec, obs, etas)
                     lo, hi = (float(v) for v in np.percentile(vals, [5, 95]))
-                out.append(
-                    ExternalComparison(mid, obs, obs.get_value_canonical(), typ, lo, hi)
-                )
+                out.append(ExternalComparison(mid, obs, obs.get_value_canonical(), typ, lo, hi))
     return out
 
 

@@ -97,7 +97,9 @@ def test_unknown_route_is_refused():
     spec = _quiet("domino_1984", [ROUTES])
     with pytest.raises(ModelError, match="subcutaneous"):
         simulate_regimen(
-            spec, Regimen.from_quantities("10 mg", route="subcutaneous"), np.array([1.0]),
+            spec,
+            Regimen.from_quantities("10 mg", route="subcutaneous"),
+            np.array([1.0]),
             covariates={"WT": 70},
         )
 
@@ -134,7 +136,9 @@ def test_children_model_warns_outside_population():
 
 
 def test_submodel_rate_with_wrong_unit_is_refused(tmp_path):
-    p = _edited(tmp_path, 'KA_IM = { value = 1.618, unit = "1/h"', 'KA_IM = { value = 1.618, unit = "L"')
+    p = _edited(
+        tmp_path, 'KA_IM = { value = 1.618, unit = "1/h"', 'KA_IM = { value = 1.618, unit = "L"'
+    )
     with pytest.raises(ModelError, match="KA_IM is used as a rate"):
         load_submodel_document(p)
 

@@ -94,11 +94,13 @@ def test_reference_model_gives_ketamine_and_norketamine_for_every_route(spec):
         ("sublingual", "25 mg", None),
     ]:
         res = simulate_regimen(
-            spec, Regimen.from_quantities(dose, route=route, duration=dur), t,
+            spec,
+            Regimen.from_quantities(dose, route=route, duration=dur),
+            t,
             covariates={"WT": 70},
         )
         for analyte in ("ketamine", "norketamine"):
             c = res.get_conc(analyte, "ng/mL")[0]
-            # NOTE: the engine returns -1e-13 ng/mL norketamine at t = 0 after an IV bolus (round-off;
-            # reported to the lead), hence -1e-9
+            # NOTE: the engine returns -1e-13 ng/mL norketamine at t = 0 after an IV bolus
+            # (round-off; reported to the lead), hence -1e-9
             assert np.all(np.isfinite(c)) and c.min() >= -1e-9 and c.max() > 1.0, (route, analyte)

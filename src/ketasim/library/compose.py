@@ -181,9 +181,9 @@ def _check_roles(doc: Mapping[str, Any]) -> None:
     """
     from ketasim.library.loader import canonical_unit_for
 
-    units = {
-        k: str(v.get("unit", "")) for k, v in doc.get("parameters", {}).items()
-    } | {k: str(v.get("unit", "")) for k, v in doc.get("individual", {}).items()}
+    units = {k: str(v.get("unit", "")) for k, v in doc.get("parameters", {}).items()} | {
+        k: str(v.get("unit", "")) for k, v in doc.get("individual", {}).items()
+    }
     uses: list[tuple[str, str]] = []
     for f in doc.get("flows", []):
         uses += [(str(f[r]), r) for r in ("rate", "clearance") if r in f]
