@@ -176,6 +176,45 @@ def fmt(o: Observation, v: float) -> str:
     return f"{v:.4g} L/h"
 
 
+def saturable_fraction(dose_mg: float, r_mg: float, km_mg: float) -> float:
+    """Fraction of a nasal dose taken up when uptake saturates and clearance competes.
+
+    Nasal depot ``dA/dt = -Vmax A/(Km + A) - kmc A``; the uptake share of each increment is
+    ``Vmax / (Vmax + kmc (Km + A))``, so the absorbed fraction is
+    ``F(D) = (r / D) ln(1 + D / (r + Km))`` with ``r = Vmax / kmc`` (mg) and ``Km`` in mg.
+    """
+    return r_mg / dose_mg * math.log1p(dose_mg / (r_mg + km_mg))
+
+
+def saturable_nasal_analysis(obs: list[Observation]) -> list[str]:
+    """Fit F(D) to the 10 and 50 mg arms of Pharmacotherapy 2022; predict the 30 mg arm."""
+    f_obs = {o.dose: o.value for o in obs if o.study == "pharmacotherapy_2022" and o.quantity == "F"}
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        r, km = np.exp(x)
+        return np.array(
+            [math.log(saturable_fraction(d, r, km) / f_obs[f"{d:g} mg"]) for d in (10.0, 50.0)]
+        )
+
+    sol = least_squares(resid, np.log([5.0, 20.0]))
+    r, km = np.exp(sol.x)
+    f30 = saturable_fraction(30.0, r, km)
+    return [
+        "## Dose dependence within Pharmacotherapy 2022 (analysis, not shipped)",
+        "",
+        "A nasal depot emptied by saturable uptake (Vmax, Km) competing with first-order "
+        "clearance kmc (run-off, mucociliary transport to the gut) has the absorbed fraction "
+        "F(D) = (r/D) ln(1 + D/(r + Km)), r = Vmax/kmc, independent of the disposition model. "
+        f"Fitted to F at 10 and 50 mg: r = {r:.3g} mg, Km = {km:.3g} mg. Predicted F at the "
+        f"held-out 30 mg: {f30:.3f} (observed {f_obs['30 mg']:.2f}). The rising norketamine/"
+        "ketamine AUC ratio (3.95 at 30 mg, 4.54 at 50 mg) points the same way (more of a larger "
+        "dose reaches the gut). This variant is not shipped: it makes the model nonlinear, and "
+        "ketasim's ODE path (rtol 1e-10) takes about 75 ms per output time for this model, too "
+        "slow to fit or to use; the shipped route uses one F for the study and shows the dose "
+        "trend in its residuals.",
+    ]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--disposition", default="domino_1984", help="reference disposition model")
@@ -261,7 +300,7 @@ def main() -> int:
                 f"{use}: {rs.size} rows, geometric mean ratio {math.exp(rs.mean()):.2f}, "
                 f"{int(np.sum(np.abs(rs) <= math.log(1.5)))} within 1.5x"
             )
-    lines += ["", IDENTIFIABILITY, ""]
+    lines += ["", *saturable_nasal_analysis(obs), "", IDENTIFIABILITY, ""]
     write_text_atomic(DOC, "\n".join(lines))
     if args.write_toml:
         update_toml(estimates, notes)

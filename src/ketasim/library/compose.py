@@ -11,7 +11,8 @@ Placeholders in a submodel: ``"@<analyte>"`` as a compartment name (in ``[[flows
 ``to`` and in route inputs) stands for the disposition model's central compartment of that
 analyte (``"@ketamine"``). A compartment, flow or route input with ``requires = "<analyte>"``
 is kept only when the composed model has that analyte (first-pass norketamine inputs are
-dropped when no norketamine submodel is attached). A ``[[formation]]`` entry of a metabolite
+dropped when no norketamine submodel is attached); one with ``unless = "<analyte>"`` only when
+it does not (the alternative form of the same flow). A ``[[formation]]`` entry of a metabolite
 submodel redirects the parent's single elimination flow (a flow out of ``from`` with no target)
 into ``to`` with the share ``fraction``; the rest of that flow still leaves the system.
 
@@ -169,7 +170,15 @@ def _check_submodel(doc: Mapping[str, Any], stem: str) -> None:
         raise ModelError(f"{where}: citation needs authors, year and where")
 
 
-_ROLE_UNITS = {"rate": "1/h", "clearance": "L/h", "F": "", "lag": "h", "duration": "h"}
+_ROLE_UNITS = {
+    "rate": "1/h",
+    "clearance": "L/h",
+    "vmax": "mg/h",
+    "km": "mg/L",
+    "F": "",
+    "lag": "h",
+    "duration": "h",
+}
 
 
 def _check_roles(doc: Mapping[str, Any]) -> None:
@@ -177,7 +186,8 @@ def _check_roles(doc: Mapping[str, Any]) -> None:
 
     The loader checks that expressions combine to their declared units; this checks what the
     structure does with each name: flow ``rate`` 1/time, ``clearance`` volume/time, route ``F``
-    dimensionless, ``lag``/``duration`` time, compartment ``volume`` a volume.
+    dimensionless, ``lag``/``duration`` time, saturable ``vmax`` amount/time and ``km``
+    concentration, compartment ``volume`` a volume.
     """
     from ketasim.library.loader import canonical_unit_for
 
@@ -186,7 +196,7 @@ def _check_roles(doc: Mapping[str, Any]) -> None:
     }
     uses: list[tuple[str, str]] = []
     for f in doc.get("flows", []):
-        uses += [(str(f[r]), r) for r in ("rate", "clearance") if r in f]
+        uses += [(str(f[r]), r) for r in ("rate", "clearance", "vmax", "km") if r in f]
     for r in doc.get("routes", {}).values():
         for inp in r.get("inputs", []):
             uses += [(str(inp[k]), k) for k in ("F", "lag", "duration") if k in inp]
@@ -270,8 +280,10 @@ def _check_population(base: Mapping[str, Any], sub: Mapping[str, Any]) -> None:
 
 
 def _has_analyte(doc: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
-    req = item.get("requires")
-    return req is None or req in _centrals(doc)
+    """Keep ``item`` (``requires``: the analyte is present; ``unless``: it is absent)?"""
+    centrals = _centrals(doc)
+    req, unless = item.get("requires"), item.get("unless")
+    return (req is None or req in centrals) and (unless is None or unless not in centrals)
 
 
 def _apply(doc: dict[str, Any], sub: Mapping[str, Any]) -> None:
@@ -296,7 +308,7 @@ def _apply(doc: dict[str, Any], sub: Mapping[str, Any]) -> None:
     for c in sub.get("compartments", []):
         if not _has_analyte(doc, c):
             continue
-        c = {k: v for k, v in c.items() if k != "requires"}
+        c = {k: v for k, v in c.items() if k not in ("requires", "unless")}
         if c.get("name") in names:
             raise ModelError(f"submodel {sid} adds compartment {c.get('name')!r}; {mid} has it")
         doc.setdefault("compartments", []).append(c)
@@ -321,7 +333,7 @@ def _apply(doc: dict[str, Any], sub: Mapping[str, Any]) -> None:
         if not _has_analyte(doc, f):
             continue
         where = f"submodel {sid} flows[{i}]"
-        f = {k: v for k, v in f.items() if k != "requires"}
+        f = {k: v for k, v in f.items() if k not in ("requires", "unless")}
         for key in ("from", "to"):
             if key in f:
                 f[key] = _resolve(f[key], centrals, where)
@@ -332,7 +344,7 @@ def _apply(doc: dict[str, Any], sub: Mapping[str, Any]) -> None:
         for j, inp in enumerate(r.get("inputs", [])):
             if not _has_analyte(doc, inp):
                 continue
-            inp = {k: v for k, v in inp.items() if k != "requires"}
+            inp = {k: v for k, v in inp.items() if k not in ("requires", "unless")}
             inp["cmt"] = _resolve(inp.get("cmt"), centrals, f"submodel {sid} routes.{rname}[{j}]")
             inputs.append(inp)
         routes[rname] = {**r, "inputs": inputs}
