@@ -35,6 +35,7 @@ __all__ = [
     "Citation",
     "Compartment",
     "Covariate",
+    "DoseDerivation",
     "Evidence",
     "Flow",
     "Iiv",
@@ -43,6 +44,8 @@ __all__ = [
     "Parameter",
     "Route",
     "RouteInput",
+    "describe_domain",
+    "find_outside_domain",
     "get_builtin_model",
 ]
 
@@ -51,6 +54,8 @@ FloatArray = npt.NDArray[np.float64]
 COMPARTMENT_KINDS = ("depot", "central", "peripheral", "effect", "transit")
 SAMPLING_SITES = ("arterial", "venous", "mixed", "unknown", "none")
 EVIDENCE_TIERS = ("published", "transcribed", "derived")
+# domains of covariates and parameters (docs/model-format.md): what values are possible at all
+DOMAINS = ("real", "positive", "nonnegative", "fraction", "binary", "integer", "count")
 
 
 @dataclass(frozen=True)
@@ -143,14 +148,103 @@ class Parameter:
     source: str = ""
 
 
+def find_outside_domain(
+    values: npt.ArrayLike, domain: str, lo: float | None = None, hi: float | None = None
+) -> npt.NDArray[np.bool_]:
+    """Boolean mask of values outside a domain (:data:`DOMAINS`) and the hard limits lo/hi.
+
+    Non-finite values are always outside. ``count`` is a whole number >= 1, ``binary`` 0 or 1,
+    ``fraction`` within [0, 1].
+
+    Examples
+    --------
+    >>> find_outside_domain([1, 2.5, 0, -3], "count").tolist()
+    [False, True, True, True]
+    """
+    v = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(v)
+    with np.errstate(invalid="ignore"):
+        if domain == "positive":
+            bad |= v <= 0
+        elif domain == "nonnegative":
+            bad |= v < 0
+        elif domain == "fraction":
+            bad |= (v < 0) | (v > 1)
+        elif domain == "binary":
+            bad |= (v != 0) & (v != 1)
+        elif domain == "integer":
+            bad |= v != np.round(v)
+        elif domain == "count":
+            bad |= (v != np.round(v)) | (v < 1)
+        if lo is not None:
+            bad |= v < lo
+        if hi is not None:
+            bad |= v > hi
+    return np.asarray(bad, dtype=bool)
+
+
+def describe_domain(domain: str, lo: float | None = None, hi: float | None = None) -> str:
+    """Plain-words statement of a domain, e.g. ``"a whole number >= 1"``.
+
+    Examples
+    --------
+    >>> describe_domain("nonnegative", hi=120)
+    'a number >= 0 and <= 120'
+    """
+    text = {
+        "real": "a finite number",
+        "positive": "a number > 0",
+        "nonnegative": "a number >= 0",
+        "fraction": "a fraction between 0 and 1",
+        "binary": "0 or 1",
+        "integer": "a whole number",
+        "count": "a whole number >= 1",
+    }[domain]
+    if lo is not None:
+        text += f" and >= {lo:g}"
+    if hi is not None:
+        text += f" and <= {hi:g}"
+    return text
+
+
+@dataclass(frozen=True)
+class DoseDerivation:
+    """A covariate that follows from the dose on one route (e.g. nasal devices = dose / 28 mg).
+
+    ``amount_mg`` is the dose per unit of the covariate (mg), ``source`` where that number is
+    printed (e.g. the label).
+    """
+
+    route: str
+    amount_mg: float
+    source: str
+    what: str = "unit"
+
+
 @dataclass(frozen=True)
 class Covariate:
-    """A covariate an expression may use, with its unit and reference (typical) value."""
+    """A covariate an expression may use, with its unit and reference (typical) value.
+
+    ``domain`` (one of :data:`DOMAINS`) with optional hard limits ``min``/``max`` says which
+    values are possible at all (others are errors); ``valid`` is the range the model was built
+    in (outside it: a warning). ``per_dose`` derives the covariate from the regimen.
+    """
 
     name: str
     unit: str
     reference: float
     note: str = ""
+    domain: str = "real"
+    min: float | None = None
+    max: float | None = None
+    valid: tuple[float, float] | None = None
+    per_dose: DoseDerivation | None = None
+
+    def __post_init__(self) -> None:
+        if self.domain not in DOMAINS:
+            raise ModelError(
+                f"covariate {self.name}: domain {self.domain!r} not one of {', '.join(DOMAINS)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -304,6 +398,7 @@ class ModelSpec:
     validation: tuple[Mapping[str, Any], ...] = ()
     notes: str = ""
     evidence: Evidence | None = None
+    parameter_domains: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in (
@@ -316,6 +411,7 @@ class ModelSpec:
             "aliases",
             "residual",
             "population",
+            "parameter_domains",
         ):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         names = [c.name for c in self.compartments]

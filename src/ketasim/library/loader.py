@@ -32,10 +32,12 @@ import numpy as np
 from ketasim.errors import ModelError, UnitError
 from ketasim.expressions import parse_expression
 from ketasim.spec import (
+    DOMAINS,
     EVIDENCE_TIERS,
     Citation,
     Compartment,
     Covariate,
+    DoseDerivation,
     Evidence,
     Flow,
     Iiv,
@@ -44,6 +46,7 @@ from ketasim.spec import (
     Parameter,
     Route,
     RouteInput,
+    find_outside_domain,
 )
 from ketasim.units import Q_, convert_magnitude, dimensionality_of, to_unit, ureg
 
@@ -197,14 +200,11 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
     # --- covariates ----------------------------------------------------------------------------
     covariates: dict[str, Covariate] = {}
     for name, c in doc.get("covariates", {}).items():
-        where = f"covariates.{name}"
-        if not isinstance(c, dict) or "unit" not in c or "reference" not in c:
-            raise ModelError(f"{where}: needs unit and reference")
-        dimensionality_of(_norm(c["unit"]))
-        covariates[name] = Covariate(name, c["unit"], float(c["reference"]), c.get("note", ""))
+        covariates[name] = _build_covariate(name, c)
     # --- thetas --------------------------------------------------------------------------------
     thetas: dict[str, Parameter] = {}
     printed: dict[str, Any] = {}
+    domains: dict[str, str] = {}
     for name, t in _req(doc, "parameters", "model", dict).items():
         where = f"parameters.{name}"
         if not isinstance(t, dict) or "value" not in t or "unit" not in t:
@@ -223,6 +223,9 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
             t.get("source", ""),
         )
         printed[name] = Q_(float(v), unit or "dimensionless")
+        domains[name] = _domain_of(t, canon, where)
+        if _outside_domain(float(v), domains[name]):
+            raise ModelError(f"{where}.value: {v!r} is outside its domain {domains[name]!r}")
     # --- IIV -----------------------------------------------------------------------------------
     iiv = None
     if "iiv" in doc:
@@ -249,6 +252,7 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
         unit = _norm(spec["unit"])
         canon = canonical_unit_for(unit, what=where)
         ind_units[name] = canon
+        domains[name] = _domain_of(spec, canon, where)
         factors[name] = convert_magnitude(
             1.0, unit or "dimensionless", canon or "dimensionless", what=where
         )
@@ -384,7 +388,91 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
         validation=validation,
         notes=doc.get("notes", ""),
         evidence=evidence,
+        parameter_domains=domains,
     )
+
+
+_COVARIATE_KEYS = {"unit", "reference", "note", "domain", "min", "max", "valid", "per_dose"}
+
+
+def _build_covariate(name: str, c: Any) -> Covariate:
+    """One ``[covariates]`` entry: unit, reference, domain (required), limits, validity range."""
+    where = f"covariates.{name}"
+    if not isinstance(c, dict) or "unit" not in c or "reference" not in c:
+        raise ModelError(f"{where}: needs unit and reference")
+    unknown = set(c) - _COVARIATE_KEYS
+    if unknown:
+        raise ModelError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    dimensionality_of(_norm(c["unit"]))
+    if "domain" not in c:
+        raise ModelError(
+            f"{where}: required field 'domain' is missing (one of {', '.join(DOMAINS)}; "
+            "see docs/model-format.md)"
+        )
+    lims: dict[str, float | None] = {}
+    for k in ("min", "max"):
+        v = c.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ModelError(f"{where}.{k}: expected a number")
+        lims[k] = None if v is None else float(v)
+    valid = None
+    if "valid" in c:
+        r = c["valid"]
+        if (
+            not isinstance(r, list)
+            or len(r) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r)
+            or r[0] > r[1]
+        ):
+            raise ModelError(f"{where}.valid: expected [low, high] with low <= high")
+        valid = (float(r[0]), float(r[1]))
+    per_dose = None
+    if "per_dose" in c:
+        d = c["per_dose"]
+        if not isinstance(d, dict):
+            raise ModelError(f"{where}.per_dose: expected a table")
+        per_dose = DoseDerivation(
+            _req(d, "route", f"{where}.per_dose"),
+            to_unit(_req(d, "amount", f"{where}.per_dose"), "mg", what=f"{where}.per_dose.amount"),
+            _req(d, "source", f"{where}.per_dose"),
+            str(d.get("what", "unit")),
+        )
+    cov = Covariate(
+        name,
+        c["unit"],
+        float(c["reference"]),
+        c.get("note", ""),
+        domain=c["domain"],
+        min=lims["min"],
+        max=lims["max"],
+        valid=valid,
+        per_dose=per_dose,
+    )
+    if _outside_domain(cov.reference, cov.domain, cov.min, cov.max):
+        raise ModelError(f"{where}.reference: {cov.reference:g} is outside its domain")
+    return cov
+
+
+def _domain_of(entry: Mapping[str, Any], canon: str, where: str) -> str:
+    """Declared domain of a parameter, or the default for its unit.
+
+    Default: volumes ``positive``; other dimensional quantities (clearances, rates, times)
+    ``nonnegative``; dimensionless ``real`` (exponents, effects may be negative).
+    """
+    if "domain" in entry:
+        d = entry["domain"]
+        if d not in DOMAINS:
+            raise ModelError(f"{where}.domain: {d!r} not one of {', '.join(DOMAINS)}")
+        return str(d)
+    if canon == "L":
+        return "positive"
+    return "nonnegative" if canon else "real"
+
+
+def _outside_domain(
+    v: float, domain: str, lo: float | None = None, hi: float | None = None
+) -> bool:
+    return bool(find_outside_domain(np.asarray(v, dtype=float), domain, lo, hi).any())
 
 
 _TRANSCRIBED_KEYS = {
