@@ -49,10 +49,14 @@ DOC = ROOT / "docs" / "derived-racemic-routes.md"
 # (block name, parameters, bounds in natural units)
 BLOCKS: list[tuple[str, list[str], list[tuple[float, float]]]] = [
     ("norketamine disposition (IV, Chong 2006)", ["TVVNK", "TVCLNK"], [(0.05, 50), (0.01, 5)]),
-    ("intranasal Pharmacotherapy 2022: ketamine", ["F_IN_P22", "KA_IN"], [(0.01, 1), (0.1, 200)]),
+    (
+        "intranasal Pharmacotherapy 2022: ketamine",
+        ["R_IN", "KM_IN", "KA_IN"],
+        [(0.01, 1000), (0.01, 1000), (0.1, 200)],
+    ),
     (
         "intranasal Pharmacotherapy 2022: first-pass norketamine",
-        ["FP_IN_P22", "KA_FP_IN"],
+        ["FPS_IN", "KA_FP_IN"],
         [(0.001, 1), (0.05, 50)],
     ),
     ("intranasal Yanagihara 2003: ketamine", ["F_IN_Y03"], [(0.01, 1)]),

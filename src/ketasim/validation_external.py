@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from ketasim.errors import KetasimWarning, ModelError
 from ketasim.events import Regimen
-from ketasim.individual import compute_individual_parameters
+from ketasim.individual import compute_individual_parameters, resolve_covariates
 from ketasim.library import list_models, load_model
 from ketasim.nca import compute_auc, compute_cmax
 from ketasim.notices import DISCLAIMER
@@ -169,9 +169,10 @@ def _simulate(
     spec: ModelSpec, obs: Observation, etas: FloatArray | None, route: str | None = None
 ) -> tuple[FloatArray, FloatArray]:
     t = _times(obs)
-    res = simulate_regimen(
-        spec, _regimen(obs, route), t, covariates={"WT": obs.weight_kg}, etas=etas
-    )
+    reg = _regimen(obs, route)
+    # covariates the model derives from the dose (IN_DOSE, NDEV) come from the regimen
+    cov = resolve_covariates(spec, {"WT": obs.weight_kg}, regimen=reg).values
+    res = simulate_regimen(spec, reg, t, covariates=cov, etas=etas)
     return t, res.get_conc(obs.analyte, "mg/L")
 
 
