@@ -3,7 +3,8 @@
 Reads ``src/ketasim/library/derived/data/racemic_adult_observations.csv`` (rows marked ``fit``),
 simulates them with ketasim's public ``simulate_regimen`` on the reference disposition model
 (``domino_1984``) composed with ``racemic_adult_norketamine`` and ``racemic_adult_routes``, and
-estimates each block of parameters by weighted least squares on log(predicted/observed).
+estimates each block of parameters by weighted least squares on log(predicted/observed)
+(``scipy.optimize.least_squares``, log-parameter space, bounds).
 
 Weights: the standard error of a log mean, ``ln(GSD)/sqrt(n)`` for geometric means,
 ``sqrt(ln(1 + CV^2))/sqrt(n)`` for arithmetic means with an SD, and a CV of 30 % (over
@@ -51,8 +52,8 @@ BLOCKS: list[tuple[str, list[str], list[tuple[float, float]]]] = [
     ("norketamine disposition (IV, Chong 2006)", ["TVVNK", "TVCLNK"], [(0.05, 50), (0.01, 5)]),
     (
         "intranasal Pharmacotherapy 2022: ketamine",
-        ["R_IN", "KM_IN", "KA_IN"],
-        [(0.01, 1000), (0.01, 1000), (0.1, 200)],
+        ["R_IN", "KM_IN", "D_IN"],
+        [(0.01, 1000), (0.01, 1000), (0.02, 5)],
     ),
     (
         "intranasal Pharmacotherapy 2022: first-pass norketamine",
@@ -61,19 +62,19 @@ BLOCKS: list[tuple[str, list[str], list[tuple[float, float]]]] = [
     ),
     ("intranasal Yanagihara 2003: ketamine", ["F_IN_Y03"], [(0.01, 1)]),
     ("intranasal Yanagihara 2003: first-pass norketamine", ["FP_IN_Y03"], [(0.001, 1)]),
-    ("oral: ketamine (Chong 2006)", ["F_PO", "KA_PO"], [(0.01, 1), (0.05, 50)]),
+    ("oral: ketamine (Chong 2006)", ["F_PO", "D_PO"], [(0.01, 1), (0.02, 5)]),
     ("oral: first-pass norketamine (Chong 2006)", ["FP_PO", "KA_FP_PO"], [(0.001, 1), (0.05, 50)]),
-    ("sublingual: ketamine (Rolan 2014)", ["F_SL", "KA_SL"], [(0.01, 1), (0.05, 50)]),
+    ("sublingual: ketamine (Rolan 2014)", ["F_SL", "D_SL"], [(0.01, 1), (0.02, 5)]),
     (
         "sublingual: first-pass norketamine (Chong 2006)",
         ["FP_SL", "KA_FP_SL"],
         [(0.001, 1), (0.05, 50)],
     ),
-    ("intramuscular (Hirlinger 1984, 1 mg/kg)", ["F_IM", "KA_IM"], [(0.05, 1), (0.1, 200)]),
+    ("intramuscular (Hirlinger 1984, 1 mg/kg)", ["F_IM", "D_IM"], [(0.05, 1), (0.02, 5)]),
     (
         "rectal: ketamine (Yanagihara 2003 F; Malinovsky 1996 tmax)",
-        ["F_PR", "KA_PR"],
-        [(0.01, 1), (0.05, 50)],
+        ["F_PR", "D_PR"],
+        [(0.01, 1), (0.02, 5)],
     ),
     ("rectal: first-pass norketamine (Yanagihara 2003)", ["FP_PR"], [(0.001, 1)]),
 ]
@@ -192,7 +193,9 @@ def saturable_fraction(dose_mg: float, r_mg: float, km_mg: float) -> float:
 
 def saturable_nasal_analysis(obs: list[Observation]) -> list[str]:
     """Fit F(D) to the 10 and 50 mg arms of Pharmacotherapy 2022; predict the 30 mg arm."""
-    f_obs = {o.dose: o.value for o in obs if o.study == "pharmacotherapy_2022" and o.quantity == "F"}
+    f_obs = {
+        o.dose: o.value for o in obs if o.study == "pharmacotherapy_2022" and o.quantity == "F"
+    }
 
     def resid(x: np.ndarray) -> np.ndarray:
         r, km = np.exp(x)
@@ -204,18 +207,20 @@ def saturable_nasal_analysis(obs: list[Observation]) -> list[str]:
     r, km = np.exp(sol.x)
     f30 = saturable_fraction(30.0, r, km)
     return [
-        "## Dose dependence within Pharmacotherapy 2022 (analysis, not shipped)",
+        "## Dose dependence within Pharmacotherapy 2022",
         "",
         "A nasal depot emptied by saturable uptake (Vmax, Km) competing with first-order "
         "clearance kmc (run-off, mucociliary transport to the gut) has the absorbed fraction "
-        "F(D) = (r/D) ln(1 + D/(r + Km)), r = Vmax/kmc, independent of the disposition model. "
-        f"Fitted to F at 10 and 50 mg: r = {r:.3g} mg, Km = {km:.3g} mg. Predicted F at the "
+        "F(D) = (R/D) ln(1 + D/(R + KM)), R = Vmax/kmc, independent of the disposition model. "
+        f"Fitted to F alone at 10 and 50 mg: R = {r:.3g} mg, KM = {km:.3g} mg; predicted F at the "
         f"held-out 30 mg: {f30:.3f} (observed {f_obs['30 mg']:.2f}). The rising norketamine/"
         "ketamine AUC ratio (3.95 at 30 mg, 4.54 at 50 mg) points the same way (more of a larger "
-        "dose reaches the gut). This variant is not shipped: it makes the model nonlinear, and "
-        "ketasim's ODE path (rtol 1e-10) takes about 75 ms per output time for this model, too "
-        "slow to fit or to use; the shipped route uses one F for the study and shows the dose "
-        "trend in its residuals.",
+        "dose reaches the gut). The shipped route uses this F(D) with D = the covariate IN_DOSE "
+        "(derived from the intranasal dose), fitted jointly with Cmax and tmax (table above), and "
+        "the first-pass share FPS_IN x (1 - F(D)). A fully nonlinear version (the saturable "
+        "depot itself in the ODE) was built and dropped: ketasim's ODE path (rtol 1e-10) took "
+        "about 75 ms per output time for this model, too slow to fit or to use, and the closed "
+        "form gives the same F.",
     ]
 
 
@@ -249,6 +254,16 @@ def main() -> int:
             )
             table.append((title, n, e, spec.thetas[n].unit, unc, used))
         print(f"{title}: " + ", ".join(f"{n}={e:.4g}" for n, e in zip(names, est, strict=True)))
+        if "KA_FP_PO" in names:
+            # NOTE: no rectal norketamine time course: the rectal first-pass rate is the oral one
+            k = estimates["KA_FP_PO"]
+            spec = spec.with_parameters(KA_FP_PR=k)
+            estimates["KA_FP_PR"] = k
+            notes["KA_FP_PR"] = (
+                "ASSUMED equal to the oral first-pass rate KA_FP_PO (no rectal norketamine time "
+                "course); set by scripts/derive_racemic_routes.py"
+            )
+            table.append((title, "KA_FP_PR", k, "1/h", "assumed = KA_FP_PO", "none"))
     lines = [
         "# Derived racemic adult routes and norketamine: data, fit, residuals",
         "",
@@ -318,22 +333,25 @@ IDENTIFIABILITY = """## What the data identify, and what they do not
   Chong 2006, Rolan 2014, Yanagihara 2003) and does not depend on the disposition model. The
   intramuscular F is fitted from one Cmax (Hirlinger 1984, trauma patients, no IV AUC) and is
   confounded with the disposition model's early volume.
-- **Absorption rates** come from tmax (and Cmax) *with the reference disposition*. On another
-  disposition model the same rate gives a different tmax and Cmax: the external validation shows
-  by how much.
+- **Input durations** (zero-order, D_*) come from tmax and Cmax *with the reference
+  disposition*. First-order absorption was tried first and could not give both tmax and Cmax
+  with the reference disposition's fast distribution (ketamine Cmax after intranasal x0.25-0.37,
+  oral x0.54 at the best fit); zero-order input fits all 31 fitted observations within 1.5x. On
+  another disposition model the same durations give a different Cmax.
 - **Intranasal**: Pharmacotherapy 2022 (F falls with dose, 17 to 11 %) and Yanagihara 2003
   (about 45 %, n = 3) disagree; no source read gives both devices, volumes or concentrations,
   so the cause is not modelled: each study is its own route, and one F is fitted to the
-  Pharmacotherapy 10 and 50 mg arms (the 30 mg arm is held out). Yanagihara's absorption rate is
-  not reported; it shares the Pharmacotherapy rate (assumption).
+  Pharmacotherapy 10 and 50 mg arms (the 30 mg arm is held out). Yanagihara's time course is
+  not reported; it shares the Pharmacotherapy input duration (assumption).
 - **First-pass norketamine (FP_*)** is identified by norketamine AUC/Cmax after each route,
   conditional on the norketamine disposition fitted to Chong 2006's IV arm and on FM_NK = 0.8.
 - **Norketamine disposition**: CLNK and VNK are fitted to one IV arm (Chong 2006, n = 6,
   meeting abstract read on a vendor page: low confidence). The Pharmacotherapy 2022 IV
   norketamine AUC (22 ug.h/L for 10 mg) is about 6x below Chong's and is not reproduced; it is
   shown in the external validation, not dropped.
-- **Rectal absorption rate**: no adult time course was found; it is fitted to the children's
-  tmax of Malinovsky 1996 (population mismatch, stated in the data file).
+- **Rectal input duration**: no adult time course was found; it is fitted to the children's
+  tmax of Malinovsky 1996 (population mismatch, stated in the data file); the rectal first-pass
+  rate is set to the oral one.
 - **Not identified**: lag times, between-subject variability, norketamine distribution (one
   compartment), DHNK and HNK (no time courses), subcutaneous (no data: listed as missing).
 """

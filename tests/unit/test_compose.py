@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -65,13 +66,13 @@ def test_compose_keeps_disposition_numbering():
 
 def test_compose_without_norketamine_drops_first_pass_inputs():
     spec = _quiet("domino_1984", [ROUTES])
-    assert [i.cmt for i in spec.routes["oral"].inputs] == ["DEPOT_ORAL"]
+    assert [i.cmt for i in spec.routes["oral"].inputs] == ["CENTRAL"]
     assert "norketamine" not in spec.get_analytes()
 
 
 def test_compose_with_norketamine_adds_first_pass_input():
     spec = _quiet("domino_1984", [NK, ROUTES])
-    assert [i.cmt for i in spec.routes["oral"].inputs] == ["DEPOT_ORAL", "DEPOT_FP_ORAL"]
+    assert [i.cmt for i in spec.routes["oral"].inputs] == ["CENTRAL", "DEPOT_FP_ORAL"]
 
 
 def test_formation_converts_elimination_with_fraction():
@@ -100,7 +101,7 @@ def test_unknown_route_is_refused():
             spec,
             Regimen.from_quantities("10 mg", route="subcutaneous"),
             np.array([1.0]),
-            covariates={"WT": 70},
+            covariates={"WT": 70, "IN_DOSE": 30},
         )
 
 
@@ -135,18 +136,55 @@ def test_children_model_warns_outside_population():
         load_composed_model("herd_2007", [ROUTES])
 
 
+def _with_unit(tmp_path, name, unit):
+    """The routes submodel with parameter ``name`` given ``unit`` (value untouched)."""
+    text = (SUBDIR / f"{ROUTES}.toml").read_text(encoding="utf-8")
+    pattern = re.compile(rf'^({name} = {{ value = [^,]+, unit = )"[^"]*"', re.M)
+    assert len(pattern.findall(text)) == 1
+    p = tmp_path / f"{ROUTES}.toml"
+    p.write_text(pattern.sub(rf'\1"{unit}"', text), encoding="utf-8")
+    return p
+
+
 def test_submodel_rate_with_wrong_unit_is_refused(tmp_path):
-    p = _edited(
-        tmp_path, 'KA_IM = { value = 1.618, unit = "1/h"', 'KA_IM = { value = 1.618, unit = "L"'
-    )
-    with pytest.raises(ModelError, match="KA_IM is used as a rate"):
-        load_submodel_document(p)
+    with pytest.raises(ModelError, match="KA_FP_PO is used as a rate"):
+        load_submodel_document(_with_unit(tmp_path, "KA_FP_PO", "L"))
+
+
+def test_submodel_duration_with_wrong_unit_is_refused(tmp_path):
+    with pytest.raises(ModelError, match="D_IM is used as a duration"):
+        load_submodel_document(_with_unit(tmp_path, "D_IM", "L"))
 
 
 def test_submodel_bioavailability_with_time_unit_is_refused(tmp_path):
-    p = _edited(tmp_path, 'F_IM = { value = 1, unit = ""', 'F_IM = { value = 1, unit = "h"')
-    with pytest.raises(ModelError, match="F_IM is used as a F"):
-        load_submodel_document(p)
+    with pytest.raises(ModelError, match="F_PR is used as a F"):
+        load_submodel_document(_with_unit(tmp_path, "F_PR", "h"))
+
+
+def test_submodel_time_unit_is_converted(tmp_path):
+    # a duration written in min is accepted and converted by the loader (0.25 -> 0.25 min)
+    spec = _quiet("domino_1984", [_with_unit(tmp_path, "D_IM", "min")])
+    assert spec.thetas["D_IM"].unit == "h"
+    assert spec.thetas["D_IM"].value == pytest.approx(spec.thetas["D_IM"].published_value / 60)
+
+
+def test_intranasal_dose_covariate_is_derived_from_the_dose():
+    from ketasim.individual import resolve_covariates
+
+    spec = _quiet("domino_1984", [NK, ROUTES])
+    reg = Regimen.from_quantities("50 mg", route="intranasal_pharmacotherapy_2022")
+    assert resolve_covariates(spec, {"WT": 70}, regimen=reg).values["IN_DOSE"] == 50
+
+
+def test_intranasal_bioavailability_falls_with_dose():
+    from ketasim.individual import compute_individual_parameters
+
+    spec = _quiet("domino_1984", [ROUTES])
+    f = [
+        float(compute_individual_parameters(spec, covariates={"WT": 70, "IN_DOSE": d})["F_IN_P22"])
+        for d in (10, 30, 50)
+    ]
+    assert f[0] > f[1] > f[2]
 
 
 def test_submodel_unknown_unit_is_refused(tmp_path):

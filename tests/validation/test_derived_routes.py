@@ -20,17 +20,9 @@ from ketasim.library import load_model
 from ketasim.validation_external import compute_prediction, load_observations
 
 REFERENCE = "domino_1984+racemic_adult_norketamine+racemic_adult_routes"
-WHY_IN = (
-    "Domino's small central volume with F fixed by the AUC ratio: a first-order input cannot give "
-    "both the observed tmax (14-23 min) and Cmax; the fit keeps tmax and under-predicts Cmax"
-)
-KNOWN = {
-    "p22_in10_k_cmax": (0.25, WHY_IN),
-    "p22_in50_k_cmax": (0.37, WHY_IN),
-    "p22_in10_k_tmax": (0.64, WHY_IN),
-    "chong_po25_k_cmax": (0.54, "same structural tension as intranasal (oral Cmax vs tmax vs F)"),
-    "chong_po25_k_tmax": (0.64, "same structural tension as intranasal (oral Cmax vs tmax vs F)"),
-}
+# fitted observations the structure does not reproduce within 1.5x: none since the zero-order
+# input (the first-order version missed intranasal and oral ketamine Cmax, x0.25-0.54)
+KNOWN: dict[str, tuple[float, str]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +50,9 @@ def test_derived_fit_reproduces_observation(spec, obs):
 
 # one held-out observation per route (not fitted); 1.5x as above
 HELD_OUT = {
-    "intranasal_pharmacotherapy_2022": "p22_in30_nk_cmax",
+    "intranasal_pharmacotherapy_2022": "p22_in30_k_cmax",
     "sublingual": "chong_sl25_k_f",
-    "oral": "yan_tab50_nk_auc",
-    "im": "hir_im05_k_cmax",
+    "oral": "yan_tab50_k_f",
     "iv": "idvall_iv_nk_max",
 }
 
@@ -73,16 +64,23 @@ def test_derived_route_checked_on_held_out_observation(spec, route):
     assert abs(math.log(_ratio(spec, obs))) <= math.log(1.5)
 
 
-def test_held_out_intranasal_cmax_failure_is_shown(spec):
-    # the 30 mg arm's ketamine Cmax is NOT reproduced (same cause as KNOWN); it stays visible
-    obs = next(o for o in load_observations() if o.obs_id == "p22_in30_k_cmax")
-    assert _ratio(spec, obs) == pytest.approx(0.28, rel=0.05)
+def test_intranasal_dose_dependence_predicts_held_out_30_mg_bioavailability(spec):
+    obs = next(o for o in load_observations() if o.obs_id == "p22_in30_k_f")
+    assert _ratio(spec, obs) == pytest.approx(1.0, abs=0.05)  # F printed to 2 digits (0.13)
+
+
+def test_held_out_intramuscular_failure_is_shown(spec):
+    # the 0.5 mg/kg arm (highest median 147 ng/mL vs 474 at 1 mg/kg: 3.2x for 2x the dose) is
+    # NOT reproduced by a linear model fitted to the 1 mg/kg arm; it stays visible, pinned here
+    obs = next(o for o in load_observations() if o.obs_id == "hir_im05_k_cmax")
+    assert _ratio(spec, obs) == pytest.approx(1.61, rel=0.03)
 
 
 def test_reference_model_gives_ketamine_and_norketamine_for_every_route(spec):
     import numpy as np
 
     from ketasim import Regimen, simulate_regimen
+    from ketasim.individual import resolve_covariates
 
     t = np.linspace(0, 6, 361)
     for route, dose, dur in [
@@ -93,12 +91,10 @@ def test_reference_model_gives_ketamine_and_norketamine_for_every_route(spec):
         ("oral", "50 mg", None),
         ("sublingual", "25 mg", None),
     ]:
-        res = simulate_regimen(
-            spec,
-            Regimen.from_quantities(dose, route=route, duration=dur),
-            t,
-            covariates={"WT": 70},
-        )
+        reg = Regimen.from_quantities(dose, route=route, duration=dur)
+        # covariates the model derives from the dose (IN_DOSE) come from the regimen
+        cov = resolve_covariates(spec, {"WT": 70}, regimen=reg).values
+        res = simulate_regimen(spec, reg, t, covariates=cov)
         for analyte in ("ketamine", "norketamine"):
             c = res.get_conc(analyte, "ng/mL")[0]
             # NOTE: the engine returns -1e-13 ng/mL norketamine at t = 0 after an IV bolus
