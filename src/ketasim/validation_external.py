@@ -33,7 +33,7 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from ketasim.errors import KetasimWarning, ModelError
+from ketasim.errors import KetasimWarning, ModelError, UnitError
 from ketasim.events import Regimen
 from ketasim.individual import compute_individual_parameters, resolve_covariates
 from ketasim.library import list_models, load_model
@@ -90,6 +90,15 @@ class Observation:
     population: str
     source: str
     note: str
+    covariates: str = ""
+
+    def get_covariates(self) -> dict[str, str]:
+        """Covariates other than weight the study's population implies (``ASIAN=1``)."""
+        out = {}
+        for item in filter(None, (x.strip() for x in self.covariates.split(";"))):
+            k, v = item.split("=", 1)
+            out[k.strip()] = v.strip()
+        return out
 
     def get_value_canonical(self) -> float:
         """Observed value in the canonical unit of its quantity (mg/L, h, mg*h/L, L/h, 1)."""
@@ -139,21 +148,40 @@ def load_observations(path: str | Path | None = None) -> list[Observation]:
                     population=row["population"],
                     source=row["source"],
                     note=row["note"],
+                    covariates=row.get("covariates") or "",
                 )
             )
     return out
 
 
+def _per_kg_to_mg(dose: str, weight_kg: float) -> str:
+    """A per-kg dose text as mg at ``weight_kg`` (so models without WT can take it)."""
+    try:
+        return f"{to_unit(dose, 'mg/kg', what='dose') * weight_kg!r} mg"
+    except UnitError:
+        return dose
+
+
 def _regimen(obs: Observation, route: str | None = None) -> Regimen:
     r = route or obs.route
+    w = obs.weight_kg
     if r == "iv+infusion":
         bolus, rate = (s.strip() for s in obs.dose.split("+"))
         dur_h = to_unit(obs.duration, "h", what=f"{obs.obs_id} duration")
-        amt = to_unit(rate, "mg/kg/h", what=f"{obs.obs_id} rate") * dur_h
-        return Regimen.from_quantities(bolus) + Regimen.from_quantities(
-            f"{amt} mg/kg", duration=obs.duration
+        amt = to_unit(rate, "mg/kg/h", what=f"{obs.obs_id} rate") * dur_h * w
+        return Regimen.from_quantities(_per_kg_to_mg(bolus, w)) + Regimen.from_quantities(
+            f"{amt!r} mg", duration=obs.duration
         )
-    return Regimen.from_quantities(obs.dose, route=r, duration=obs.duration or None)
+    return Regimen.from_quantities(
+        _per_kg_to_mg(obs.dose, w), route=r, duration=obs.duration or None
+    )
+
+
+def _covariates(spec: ModelSpec, obs: Observation, reg: Regimen | None) -> dict[str, float]:
+    """Weight, the row's covariates and those derived from the dose, for this model."""
+    given: dict[str, Any] = {"WT": obs.weight_kg, **obs.get_covariates()}
+    res = resolve_covariates(spec, given, regimen=reg, allow_unused=True)
+    return {k: v for k, v in res.values.items() if k in spec.covariates}
 
 
 def _times(obs: Observation) -> FloatArray:
@@ -171,8 +199,7 @@ def _simulate(
     t = _times(obs)
     reg = _regimen(obs, route)
     # covariates the model derives from the dose (IN_DOSE, NDEV) come from the regimen
-    cov = resolve_covariates(spec, {"WT": obs.weight_kg}, regimen=reg).values
-    res = simulate_regimen(spec, reg, t, covariates=cov, etas=etas)
+    res = simulate_regimen(spec, reg, t, covariates=_covariates(spec, obs, reg), etas=etas)
     return t, res.get_conc(obs.analyte, "mg/L")
 
 
@@ -195,7 +222,7 @@ def compute_prediction(
         that of the same dose IV).
     """
     if obs.quantity == "cl":
-        p = compute_individual_parameters(spec, covariates={"WT": obs.weight_kg}, etas=etas)
+        p = compute_individual_parameters(spec, covariates=_covariates(spec, obs, None), etas=etas)
         n = 1 if etas is None else etas.shape[0]
         return np.array([_clearance(spec, p, obs.analyte, i) for i in range(n)])
     t, c = _simulate(spec, obs, etas)
@@ -269,14 +296,15 @@ class ExternalComparison:
 
 
 def get_external_models() -> list[str]:
-    """Adult racemic disposition models, and each composed with the derived route submodels."""
+    """Adult models; each adult racemic one also composed with the derived route submodels."""
     out: list[str] = []
     for mid in list_models():
         spec = load_model(mid)
-        if spec.drug != "racemic ketamine" or not _is_adult(spec):
+        if not _is_adult(spec):
             continue
         out.append(mid)
-        out.append("+".join([mid, *ROUTE_SUBMODELS]))
+        if spec.drug == "racemic ketamine":
+            out.append("+".join([mid, *ROUTE_SUBMODELS]))
     return out
 
 

@@ -63,3 +63,17 @@ def test_cli_validate_external_prints_summary_last(tmp_path):
     last = out.getvalue().strip().splitlines()[-1]
     assert last.startswith("external: 12 comparisons, ")
     assert last.endswith(" inside 90% PI")
+
+
+def test_external_gives_a_prediction_interval_for_models_with_iiv(results):
+    with_iiv = [r for r in results if r.model == "perez_ruixo_2021"]
+    assert with_iiv and all(r.has_pi and r.pi_low < r.predicted < r.pi_high for r in with_iiv)
+
+
+def test_external_without_iiv_has_no_interval(results):
+    assert all(not r.has_pi and not r.inside_pi for r in results if r.model == "domino_1984")
+
+
+def test_observation_covariates_are_parsed():
+    (obs,) = [o for o in load_observations() if o.obs_id == "wang_esk_cl"]
+    assert obs.get_covariates() == {"ASIAN": "1"}
