@@ -410,7 +410,7 @@ def load_composed_model(disposition: str | Path, submodels: Sequence[str | Path]
     Parameters
     ----------
     disposition : str or Path
-        Library model id (``"domino_1982"``) or path to a model file.
+        Library model id (``"domino_1984"``) or path to a model file.
     submodels : sequence of str or Path
         Submodel ids (``"racemic_adult_routes"``, ``"racemic_adult_norketamine"``) or paths.
 
@@ -428,6 +428,17 @@ def load_composed_model(disposition: str | Path, submodels: Sequence[str | Path]
     -----
     ValidityWarning
         When the disposition model's population lies outside the submodel's (e.g. children).
+
+    Examples
+    --------
+    >>> subs = ["racemic_adult_routes", "racemic_adult_norketamine"]
+    >>> m = load_composed_model("domino_1984", subs)
+    >>> m.id
+    'domino_1984+racemic_adult_norketamine+racemic_adult_routes'
+    >>> m.get_analytes(), m.evidence.tier
+    (('ketamine', 'norketamine'), 'derived')
+    >>> len(m.routes), "intranasal" in m.routes, "intranasal_yanagihara_2003" in m.routes
+    (7, False, True)
     """
     from ketasim.library.loader import _build, _library_dir
 
