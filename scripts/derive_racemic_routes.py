@@ -244,6 +244,9 @@ def main() -> int:
     for title, names, bounds in BLOCKS:
         rows = [o for o in fit_rows if set(o.fits.split()) & set(names)]
         spec, est, cv = fit_block(spec, names, bounds, rows, weights)
+        # NOTE: the files carry 4 significant digits; residuals are computed with those values
+        est = np.array([float(f"{e:.4g}") for e in est])
+        spec = spec.with_parameters(**dict(zip(names, est, strict=True)))
         used = ", ".join(o.obs_id for o in rows)
         for n, e, c in zip(names, est, cv, strict=True):
             estimates[n] = float(e)
