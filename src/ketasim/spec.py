@@ -373,6 +373,12 @@ class ModelSpec:
         Parameters with no expression, supplied by the user (generic ``pk*`` models).
     generic : bool
         True when the model takes bare numbers in the user's own consistent units.
+    evidence : Evidence, optional
+        Evidence tier of a library model (``published``, ``transcribed``, ``derived``) with its
+        companion fields; None for built-in generic models.
+    parameter_domains : mapping of str to str
+        Domain (one of :data:`DOMAINS`) of each theta and individual parameter; values outside
+        are refused by :func:`ketasim.individual.compute_individual_parameters`.
     """
 
     id: str

@@ -48,18 +48,18 @@ def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     print(
         f"{'model':<18} {'drug':<17} {'evidence':<12} {'sampling':<9} {'population':<10} "
-        f"{'validity':<27} {'routes':<24} analytes",
+        f"{'validity':<27} {'routes':<24} {'analytes':<34} source",
         file=out,
     )
     for ch in choices:
         print(
             f"{ch.id:<18} {ch.drug:<17} {ch.evidence:<12} {ch.sampling:<9} {ch.population:<10} "
-            f"{ch.format_ranges():<27} {','.join(ch.routes):<24} {','.join(ch.analytes)}",
+            f"{ch.format_ranges():<27} {','.join(ch.routes):<24} {','.join(ch.analytes):<34} "
+            f"{ch.citation}",
             file=out,
         )
         if args.verbose:
             m = load_model(ch.id)
-            print(f"{'':<18} source: {ch.citation}", file=out)
             print(f"{'':<18} population: {m.population.get('description', '')}", file=out)
             print(
                 f"{'':<18} covariates: "
