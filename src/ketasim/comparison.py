@@ -11,7 +11,7 @@ its own besides the cited statement on arterial vs venous sampling below.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,9 +22,15 @@ from ketasim.events import Regimen
 from ketasim.individual import resolve_covariates
 from ketasim.library import load_model
 from ketasim.library.provenance import format_provenance
-from ketasim.library.selection import find_models, get_population_group, normalise_drug
+from ketasim.library.selection import (
+    check_model_use,
+    find_models,
+    get_population_group,
+    normalise_drug,
+)
 from ketasim.nca import compute_auc, compute_cmax
-from ketasim.simulate import RegimenResult, simulate_regimen
+from ketasim.results import Result
+from ketasim.simulate import simulate
 
 __all__ = ["ModelComparison", "ModelExposure", "compare_models"]
 
@@ -68,7 +74,7 @@ class ModelComparison:
     """The result of :func:`compare_models`: rows, the simulations, and the reasons for spread."""
 
     rows: tuple[ModelExposure, ...]
-    results: Mapping[str, RegimenResult]
+    results: Mapping[str, Result]
     reasons: tuple[str, ...]
     unit: str
 
@@ -95,15 +101,9 @@ def _dose_grid(regimen: Regimen, until_h: float) -> FloatArray:
     return np.unique(np.concatenate([grid, ev]))
 
 
-def _in_mg(regimen: Regimen, weight_kg: float | None) -> Regimen:
-    """The regimen with per-kg doses turned into mg (so models without WT can take it)."""
-    if not any(d.per_kg for d in regimen.doses):
-        return regimen
-    if weight_kg is None:
+def _check_weight(regimen: Regimen, weight_kg: float | None) -> None:
+    if any(d.per_kg for d in regimen.doses) and weight_kg is None:
         raise ParameterError("a per-kg dose needs the body weight: give WT (e.g. --weight '70 kg')")
-    return Regimen(
-        tuple(replace(d, amt=d.get_amount_mg(weight_kg), per_kg=False) for d in regimen.doses)
-    )
 
 
 def compare_models(
@@ -114,6 +114,7 @@ def compare_models(
     covariates: Mapping[str, Any] | None = None,
     until_h: float | None = None,
     unit: str = "ng/mL",
+    sampling: str | None = None,
 ) -> ModelComparison:
     """Run one regimen on every library model fitting the drug, the route and the population.
 
@@ -132,6 +133,9 @@ def compare_models(
         End of the simulated window (default: end of dosing + 24 h).
     unit : str
         Concentration unit of the rows.
+    sampling : str, optional
+        The sampling site the question refers to (e.g. ``venous`` to compare with venous
+        measurements); a model predicting another site warns (SamplingSiteWarning).
 
     Returns
     -------
@@ -165,14 +169,20 @@ def compare_models(
         raise ParameterError(f"until = {until_h} h must be a positive time")
     times = _dose_grid(regimen, end)
     rows: list[ModelExposure] = []
-    results: dict[str, RegimenResult] = {}
+    results: dict[str, Result] = {}
     used_somewhere: set[str] = set()
     for ch in choices:
         spec = load_model(ch.id)
+        check_model_use(spec, route=route, sampling=sampling)
         resolved = resolve_covariates(spec, given, regimen=regimen, allow_unused=True)
         used_somewhere |= set(given) - set(resolved.unused)
-        res = simulate_regimen(
-            spec, _in_mg(regimen, resolved.weight_kg), times, covariates=dict(resolved.values)
+        _check_weight(regimen, resolved.weight_kg)
+        res = simulate(
+            spec,
+            regimen,
+            times,
+            covariates=dict(resolved.values),
+            weight_kg=None if "WT" in spec.covariates else resolved.weight_kg,
         )
         results[ch.id] = res
         for analyte in (_PARENT[form], _METABOLITE[form]):

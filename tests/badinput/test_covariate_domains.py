@@ -19,8 +19,8 @@ CMP = ["compare-models", "--drug", "esketamine", "--dose", "20 mg", "--populatio
 @pytest.mark.parametrize(
     ("argv", "culprit"),
     [
-        ([*HERD, "--weight", "0 kg"], "WT = 0 kg"),
-        ([*HERD, "--covariate", "WT=-3 kg"], "WT = -3 kg"),
+        ([*HERD, "--weight", "0 kg"], "0 kg"),
+        ([*HERD, "--covariate", "WT=-3 kg"], "-3 kg"),
         ([*PEREZ, "--covariate", "NDEV=-3"], "NDEV = -3"),
         ([*PEREZ, "--covariate", "NDEV=2.5"], "NDEV = 2.5"),
         ([*PEREZ, "--covariate", "NDEV=0"], "NDEV = 0"),

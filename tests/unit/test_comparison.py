@@ -77,3 +77,16 @@ def test_compare_peak_at_infusion_end_is_on_the_grid():
     cmp = _esk()
     (row,) = [r for r in cmp.rows if r.model == "simons_2022" and r.analyte == "s_ketamine"]
     assert row.tmax_h == pytest.approx(40 / 60, abs=1e-12)
+
+
+def test_compare_other_sampling_site_warns():
+    from ketasim.errors import SamplingSiteWarning
+
+    with pytest.warns(SamplingSiteWarning, match="simons_2022 predicts arterial"):
+        compare_models(
+            ESK,
+            drug="esketamine",
+            population="adult",
+            covariates={"WT": "70 kg"},
+            sampling="venous",
+        )

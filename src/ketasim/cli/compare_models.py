@@ -50,6 +50,7 @@ def cmd_compare_models(args: argparse.Namespace, out: TextIO) -> int:
         covariates=_given_covariates(args),
         until_h=until,
         unit=unit,
+        sampling=args.sampling,
     )
     if args.plot:
         _plot(cmp, args.plot, f"{args.drug} {args.dose} {args.route}")
@@ -133,6 +134,11 @@ def register(sub: Any) -> None:
     s.add_argument("--age", help='age, e.g. "45 yr"')
     s.add_argument("--sex", help="male or female")
     s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument(
+        "--sampling",
+        choices=("arterial", "venous"),
+        help="the site your measurements come from: models of another site warn",
+    )
     s.add_argument("--until", help='end of the simulated window, e.g. "24 h"')
     s.add_argument("--molar", action="store_true", help="concentrations in nmol/L")
     s.add_argument("--plot", metavar="FILE.png", help="plot of the parent drug, every model")

@@ -207,9 +207,14 @@ def check_model_use(
         if sampling not in SAMPLING_SITES:
             raise ModelError(f"sampling {sampling!r} must be one of {', '.join(SAMPLING_SITES)}")
         if spec.sampling != sampling:
+            what = (
+                f"does not state its sampling site, so it may not predict {sampling} concentrations"
+                if spec.sampling == "unknown"
+                else f"predicts {spec.sampling} concentrations, not {sampling}"
+            )
             warnings.warn(
-                f"model {spec.id} predicts {spec.sampling} concentrations, not {sampling}: "
-                "arterial and venous ketamine differ most in the first hour after IV dosing",
+                f"model {spec.id} {what}: arterial and venous ketamine differ most in the "
+                "first hour after IV dosing",
                 SamplingSiteWarning,
                 stacklevel=2,
             )
