@@ -163,6 +163,11 @@ def cmd_model_show(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from ketasim.validation import count_failed, format_markdown, run_validation
 
+    if args.external:  # held-out observations (docs/external-validation.md)
+        from ketasim.validation_external import run_external_cli
+
+        return run_external_cli(args.models or None, args.markdown, out)
+
     results = run_validation(args.models or None)
     print(
         f"{'model':<18} {'quantity':<58} {'published':>12} {'ketasim':>12} "
@@ -211,4 +216,7 @@ def register(sub: Any) -> None:
     v = sub.add_parser("validate", help="re-run every model's published targets")
     v.add_argument("models", nargs="*")
     v.add_argument("--markdown", metavar="FILE.md")
+    v.add_argument(
+        "--external", action="store_true", help="compare with observations no model was built from"
+    )
     v.set_defaults(func=cmd_validate)

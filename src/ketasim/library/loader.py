@@ -111,7 +111,7 @@ def list_models() -> list[str]:
 
 @functools.lru_cache(maxsize=64)
 def load_model(model_id: str) -> ModelSpec:
-    """Load a shipped library model by id.
+    """Load a shipped library model by id (``base+submodel+...`` composes, see ``compose``).
 
     Raises
     ------
@@ -124,6 +124,11 @@ def load_model(model_id: str) -> ModelSpec:
     >>> m.citation.year
     2007
     """
+    if "+" in model_id:  # a disposition model with submodels: "domino_1982+racemic_adult_routes"
+        from ketasim.library.compose import load_composed_model
+
+        base, *subs = model_id.split("+")
+        return load_composed_model(base, subs)
     path = _library_dir() / f"{model_id}.toml"
     if model_id in _NON_MODEL_FILES or not path.is_file():
         raise ModelError(f"unknown model {model_id!r}; available: {', '.join(list_models())}")
