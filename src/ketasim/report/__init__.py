@@ -13,6 +13,7 @@ from ketasim.report.comparison import (
     InteractionRow,
     compute_comparison,
     compute_population_bands,
+    get_conc_factor,
     get_default_zone,
     get_matching_models,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "InteractionRow",
     "compute_comparison",
     "compute_population_bands",
+    "get_conc_factor",
     "get_default_zone",
     "get_matching_models",
 ]

@@ -51,6 +51,7 @@ __all__ = [
     "InteractionRow",
     "compute_comparison",
     "compute_population_bands",
+    "get_conc_factor",
     "get_default_zone",
     "get_matching_models",
 ]
@@ -121,6 +122,7 @@ class Arm:
     summaries: tuple[AnalyteSummary, ...]
     risk: RiskSummary
     notes: tuple[str, ...]
+    risk_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class Comparison:
                 "zone": s.zone_id,
                 "time_in_zone_h": s.time_in_zone_h,
                 "accumulation_ratio": s.accumulation,
+                "notes": "; ".join(f"{k}: {v}" for k, v in s.reasons.items()),
             }
             for a in self.arms
             for s in a.summaries
@@ -186,6 +189,18 @@ def get_matching_models(
             ok = hi > 18 if population == "adult" else lo < 18
         out.append((m, ok))
     return sorted(out, key=lambda mo: not mo[1])
+
+
+def get_conc_factor(spec: ModelSpec, analyte: str, unit: str) -> float:
+    """Factor from mg/L to ``unit`` for ``analyte`` (molar units use its molar mass), through
+    :meth:`RegimenResult.get_conc` so that every front end converts the same way.
+
+    >>> from ketasim.library import load_model
+    >>> get_conc_factor(load_model("herd_2007"), "ketamine", "ng/mL")
+    1000.0
+    """
+    one = RegimenResult(spec, np.zeros(1), {analyte: np.ones((1, 1))})
+    return float(one.get_conc(analyte, unit)[0, 0])
 
 
 def get_default_zone(analyte: str, drug: str) -> Zone | None:
@@ -280,12 +295,18 @@ def _run_arm(scenario: Scenario, reg: RegimenSpec) -> Arm:
         fine_t = get_summary_grid(regimen, until_h=until, spec=spec, covariates=covs)
         fine = simulate_regimen(spec, regimen, fine_t, covariates=covs, check_validity=False)
         display = simulate_regimen(spec, regimen, display_t, covariates=covs, check_validity=False)
+    with warnings.catch_warnings(record=True) as caught_risk:
+        warnings.simplefilter("always")
         risk = compute_risk_summary(fine)
+    risk_notes = list(dict.fromkeys(str(w.message) for w in caught_risk))
     seen: set[str] = set()
     for w in caught:
         msg = str(w.message)
         if issubclass(w.category, PlausibilityWarning):
-            raise ParameterError(f"regimen {reg.label!r}: refused: {msg}")
+            raise ParameterError(
+                f"regimen {reg.label!r}, dose {reg.dose}: refused (no numbers shown for a likely "
+                f"unit slip): {msg}"
+            )
         if msg not in seen:
             seen.add(msg)
             notes.append(f"{w.category.__name__}: {msg}")
@@ -299,6 +320,7 @@ def _run_arm(scenario: Scenario, reg: RegimenSpec) -> Arm:
         summaries=_summaries(reg.label, fine, regimen, scenario.unit),
         risk=risk,
         notes=tuple(notes),
+        risk_notes=tuple(risk_notes),
     )
 
 
