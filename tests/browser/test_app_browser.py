@@ -85,24 +85,24 @@ def assert_same_numbers(a: dict[Any, float], b: dict[Any, float]) -> None:
             assert a[k] == pytest.approx(b[k], rel=1e-12, abs=0.0), k
 
 
-def test_two_regimens_curves_table_log_axis(app_page: Page) -> None:
+def test_walkthrough_compare_log_population_downloads(app_page: Page) -> None:
+    """Issue 11's walk-through on one page: every state screenshotted and checked."""
     build_two(app_page)
     pg = app_page.page
+    # both curves and the table, with citation and notice; numbers equal the API's
     assert int(pg.get_attribute("#conc_plot", "data-traces") or 0) >= 4
     legend = pg.text_content("#conc_plot .legend") or ""
     assert IV.label in legend and IN.label in legend
     assert "Perez-Ruixo" in pg.inner_text("#summary caption")
     assert "research and education only" in pg.inner_text("#summary caption")
+    assert "research and education only" in (pg.text_content("#conc_plot") or "")
     app_page.shot("1-two-regimens")
     assert_same_numbers(page_numbers(pg), api_numbers(Scenario((IV, IN), PATIENT)))
+    # log axis
     pg.check("input[name=axis][value=log]")
     pg.wait_for_function("document.getElementById('conc_plot').dataset.yaxisType === 'log'")
     app_page.shot("2-log-axis")
-
-
-def test_population_of_1000_with_progress(app_page: Page) -> None:
-    build_two(app_page)
-    pg = app_page.page
+    # a population of 1,000 with the progress indicator
     pg.click("a[data-value=Population]")
     pg.fill("#pop_n", "1000")
     settle(pg)
@@ -114,11 +114,12 @@ def test_population_of_1000_with_progress(app_page: Page) -> None:
     pg.wait_for_function("Number(document.getElementById('pop_plot').dataset.bands) >= 4")
     assert "1,000 subjects per regimen" in pg.inner_text("#pop_done")
     app_page.shot("4-population-bands")
-
-
-def test_downloads_report_scenario_csv_png(app_page: Page) -> None:
-    build_two(app_page)
-    pg = app_page.page
+    # effects and risk: published zones with their sources
+    pg.click("a[data-value='Effects and risk']")
+    pg.wait_for_selector("#risk table.risk")
+    assert "Långsjö" in pg.inner_text("#risk")
+    app_page.shot("5-effects-risk")
+    # downloads: scenario, report, CSV, PNG
     pg.click("a[data-value='Report and files']")
     out = app_page.out
     files: dict[str, Path] = {}
@@ -127,22 +128,22 @@ def test_downloads_report_scenario_csv_png(app_page: Page) -> None:
             pg.click(f"#{name}")
         files[name] = out / info.value.suggested_filename
         info.value.save_as(files[name])
-    app_page.shot("5-files")
+    app_page.shot("6-files")
     s = load_scenario(files["dl_scenario"])
     assert [r.label for r in s.regimens] == [IV.label, IN.label]
+    assert s.population_n == 1000
     assert_same_numbers(page_numbers(pg), api_numbers(s))
     html = files["dl_report"].read_text(encoding="utf-8")
     for needle in ("research and education only", "SHA-256", "perez_ruixo_2021",
-                   "doi:10.1007/s40262-020-00953-4", "data:image/png;base64,", IN.label):  # fmt: skip
+                   "doi:10.1007/s40262-020-00953-4", "data:image/png;base64,", IN.label,
+                   "5-95 % of 1000 simulated subjects"):  # fmt: skip
         assert needle in html
     assert "seed = 1" in html
     assert "s_norketamine" in files["dl_csv"].read_text(encoding="utf-8")
     assert_not_blank(files["dl_png"])
     pg.goto(files["dl_report"].as_uri())
-    app_page.shot("6-report")
-    app_page.requests.clear()  # NOTE: the report is a local file: checked for its own requests
-    pg.goto(app_page.url)
-    pg.wait_for_selector("#summary tr[data-regimen]")
+    app_page.shot("7-report")
+    app_page.requests[:] = [u for u in app_page.requests if not u.startswith("file:")]
 
 
 def test_upload_scenario_shows_it(app_page: Page, tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def get_concentration_figure(
     for i, arm in enumerate(comparison.arms):
         res = arm.display
         colour = COLOURS[i % len(COLOURS)]
-        label = html.escape(arm.spec.label)
+        label = html.escape(arm.spec.label, quote=False)
         for j, a in enumerate(res.analytes):
             if analytes is not None and a not in analytes:
                 continue
@@ -128,15 +128,15 @@ def get_concentration_figure(
             )  # fmt: skip
             notes.append(
                 {"xref": "paper", "x": 1, "xanchor": "right", "y": level, "yanchor": "bottom",
-                 "text": html.escape(f"{z.name} ({z.printed})"), "showarrow": False,
+                 "text": html.escape(f"{z.name} ({z.printed})", quote=False), "showarrow": False,
                  "font": {"size": 9, "color": "#666"},
-                 "hovertext": html.escape(f"{z.source.format()}; {z.where}")}
+                 "hovertext": html.escape(f"{z.source.format()}; {z.where}", quote=False)}
             )  # fmt: skip
     if log_axis and notes:
         for n in notes:
             n["y"] = float(np.log10(max(n["y"], 1e-12)))
-    footer = html.escape(DISCLAIMER) + "<br>Sources: " + html.escape(
-        "; ".join(comparison.get_citations())
+    footer = html.escape(DISCLAIMER, quote=False) + "<br>Sources: " + html.escape(
+        "; ".join(comparison.get_citations()), quote=False
     )
     layout: dict[str, Any] = {
         "margin": {"l": 60, "r": 20, "t": 30, "b": 120},

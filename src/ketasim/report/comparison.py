@@ -21,6 +21,7 @@ with the guard's message), so that no front end shows numbers for a likely unit 
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -111,7 +112,11 @@ class InteractionRow:
 
 @dataclass(frozen=True)
 class Arm:
-    """One regimen of a comparison: inputs as resolved and every result shown for it."""
+    """One regimen of a comparison: inputs as resolved and every result shown for it.
+
+    ``risk`` and ``risk_notes`` (the published zones and effect models against the summary-grid
+    solution, :func:`ketasim.risk.compute_risk_summary`) are computed on first use and kept.
+    """
 
     spec: RegimenSpec
     model: ModelSpec
@@ -120,9 +125,24 @@ class Arm:
     display: RegimenResult
     fine: RegimenResult
     summaries: tuple[AnalyteSummary, ...]
-    risk: RiskSummary
     notes: tuple[str, ...]
-    risk_notes: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def _risk(self) -> tuple[RiskSummary, tuple[str, ...]]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            risk = compute_risk_summary(self.fine)
+        return risk, tuple(dict.fromkeys(str(w.message) for w in caught))
+
+    @property
+    def risk(self) -> RiskSummary:
+        """Time in each published zone and above each C50 (typical subject)."""
+        return self._risk[0]
+
+    @property
+    def risk_notes(self) -> tuple[str, ...]:
+        """Warnings of the risk summary (sampling site, drug form), once each."""
+        return self._risk[1]
 
 
 @dataclass(frozen=True)
@@ -295,10 +315,6 @@ def _run_arm(scenario: Scenario, reg: RegimenSpec) -> Arm:
         fine_t = get_summary_grid(regimen, until_h=until, spec=spec, covariates=covs)
         fine = simulate_regimen(spec, regimen, fine_t, covariates=covs, check_validity=False)
         display = simulate_regimen(spec, regimen, display_t, covariates=covs, check_validity=False)
-    with warnings.catch_warnings(record=True) as caught_risk:
-        warnings.simplefilter("always")
-        risk = compute_risk_summary(fine)
-    risk_notes = list(dict.fromkeys(str(w.message) for w in caught_risk))
     seen: set[str] = set()
     for w in caught:
         msg = str(w.message)
@@ -318,9 +334,7 @@ def _run_arm(scenario: Scenario, reg: RegimenSpec) -> Arm:
         display=display,
         fine=fine,
         summaries=_summaries(reg.label, fine, regimen, scenario.unit),
-        risk=risk,
         notes=tuple(notes),
-        risk_notes=tuple(risk_notes),
     )
 
 
