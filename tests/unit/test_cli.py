@@ -42,10 +42,12 @@ def test_simulate_dataset_writes_one_row_per_record(tmp_path: Path) -> None:
     code, _ = _run(["simulate", "pk2", str(data), *PK2, "--out", str(out)])
     assert code == 0
     rows = _rows(out)
-    assert rows[0] == ["ID", "TIME", "EVID", "A1", "A2", "CP"]
+    assert rows[0] == [
+        "ID", "TIME_h", "TAD_h", "EVID", "CMT", "drug", "CENTRAL_amount", "PERIPH1_amount"
+    ]  # fmt: skip
     assert len(rows) == 6
     # CP is central amount over V1
-    assert float(rows[2][5]) == pytest.approx(float(rows[2][3]) / 20.0, rel=1e-9)
+    assert float(rows[2][5]) == pytest.approx(float(rows[2][6]) / 20.0, rel=1e-9)
 
 
 def test_simulate_dataset_to_stdout(tmp_path: Path) -> None:
@@ -53,7 +55,8 @@ def test_simulate_dataset_to_stdout(tmp_path: Path) -> None:
         ["simulate", "pk1", str(_write(tmp_path, GOOD)), "--param", "CL=5", "--param", "V=20"]
     )
     assert code == 0
-    assert text.splitlines()[0] == "ID,TIME,EVID,A1,CP"
+    lines = [x for x in text.splitlines() if not x.startswith("#")]
+    assert lines[0] == "ID,TIME_h,TAD_h,EVID,CMT,drug,CENTRAL_amount"
 
 
 @pytest.mark.parametrize(
@@ -134,10 +137,12 @@ def test_regimen_simulation_writes_analyte_columns(tmp_path: Path) -> None:
     assert "research and education" in text
     rows = _rows(out)
     assert rows[0] == [
+        "ID",
         "TIME_h",
-        "s_ketamine_ng_per_mL",
-        "s_norketamine_ng_per_mL",
-        "s_hnk_ng_per_mL",
+        "TAD_h",
+        "s_ketamine_ng_mL",
+        "s_norketamine_ng_mL",
+        "s_hnk_ng_mL",
     ]
     assert len(rows) == 1 + 37
 
@@ -158,8 +163,10 @@ def test_molar_output_uses_molar_mass(tmp_path: Path) -> None:
     ]
     assert _run([*base, "--out", str(a)])[0] == 0
     assert _run([*base, "--molar", "--out", str(b)])[0] == 0
-    ng = float(_rows(a)[2][1])
-    nm = float(_rows(b)[2][1])
+    assert _rows(a)[0][3] == "ketamine_ng_mL"
+    assert _rows(b)[0][3] == "ketamine_nmol_L"
+    ng = float(_rows(a)[2][3])
+    nm = float(_rows(b)[2][3])
     assert nm == pytest.approx(ng / 237.727 * 1000.0, rel=1e-4)
 
 
