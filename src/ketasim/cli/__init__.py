@@ -26,7 +26,17 @@ from ketasim.notices import DISCLAIMER
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: command modules of this package, in the order ``--help`` lists them
-COMMANDS: tuple[str, ...] = ("simulate", "effects", "population", "library", "run", "app", "demo")
+COMMANDS: tuple[str, ...] = (
+    "simulate",
+    "effects",
+    "population",
+    "library",
+    "info",
+    "screen",
+    "run",
+    "app",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
