@@ -16,7 +16,7 @@ shows the same curves and computes the same summaries:
   display step; the NOTE in :func:`get_summary_grid` states the accuracy.
 
 It deliberately does not simulate or compute summaries: callers pass the grid to
-:func:`ketasim.simulate.simulate_regimen` and to :mod:`ketasim.nca`.
+:func:`ketasim.simulate.simulate` and to :mod:`ketasim.nca`.
 """
 
 from __future__ import annotations

@@ -141,8 +141,29 @@ def test_walkthrough_compare_log_population_downloads(app_page: Page) -> None:
     assert "seed = 1" in html
     assert "s_norketamine" in files["dl_csv"].read_text(encoding="utf-8")
     assert_not_blank(files["dl_png"])
+    # the monograph: every statement with a numbered source
+    pg.click("a[data-value=Monograph]")
+    pg.wait_for_selector("#monograph[data-monograph=esketamine]")
+    n_statements = pg.eval_on_selector_all("#monograph li[data-statement]", "e => e.length")
+    n_refs = pg.eval_on_selector_all("#monograph li[data-statement] .ks-ref", "e => e.length")
+    assert n_statements > 10 and n_refs >= n_statements
+    assert pg.eval_on_selector_all("#monograph_sources li", "e => e.length") > 0
+    app_page.shot("7-monograph")
+    # the safety screen for a patient on clarithromycin
+    pg.fill("#drugs", "clarithromycin")
+    settle(pg)
+    pg.click("a[data-value='Safety screen']")
+    pg.click("#screen_run")
+    pg.wait_for_selector("#screen_modifiers")
+    text = pg.inner_text("#screen")
+    assert "clarithromycin" in text and "Hagelberg" in text and "does not transfer" in text
+    app_page.shot("8-screen-clarithromycin")
+    pg.click("a[data-value=Compare]")
+    pg.wait_for_selector("#interactions")
+    assert "clarithromycin_oral_s_ketamine" in pg.inner_text("#interactions")
+    # the report opened from disk
     pg.goto(files["dl_report"].as_uri())
-    app_page.shot("7-report")
+    app_page.shot("9-report")
     app_page.requests[:] = [u for u in app_page.requests if not u.startswith("file:")]
 
 
@@ -158,7 +179,7 @@ def test_upload_scenario_shows_it(app_page: Page, tmp_path: Path) -> None:
     assert pg.input_value("#r2_label") == IN.label
     assert pg.input_value("#r2_route") == "intranasal"
     assert_same_numbers(page_numbers(pg), api_numbers(Scenario((IV, IN), PATIENT)))
-    app_page.shot("7-uploaded")
+    app_page.shot("15-uploaded")
 
 
 def test_hostile_inputs_refused_and_other_sessions_served(
@@ -172,14 +193,14 @@ def test_hostile_inputs_refused_and_other_sessions_served(
     pg.click("#pop_run")
     pg.wait_for_selector("#pop_error")
     assert "20000" in pg.inner_text("#pop_error")
-    app_page.shot("8-n-refused")
+    app_page.shot("10-n-refused")
     # a dose of 1e6 mg
     pg.click("a[data-value=Compare]")
     pg.select_option("#r1_dose_unit", "mg")
     pg.fill("#r1_dose", "1000000")
     pg.wait_for_selector("#error", timeout=20_000)
     assert "refused" in pg.inner_text("#error") and "1000000 mg" in pg.inner_text("#error")
-    app_page.shot("9-dose-refused")
+    app_page.shot("11-dose-refused")
     # malformed and oversized scenario uploads
     bad = tmp_path / "bad.toml"
     bad.write_text("[[regimen]\nmodel = ", encoding="utf-8")
@@ -196,7 +217,7 @@ def test_hostile_inputs_refused_and_other_sessions_served(
     unknown.write_text('[[regimen]]\nmodel = "x"\ndose = "1 mg"\nfoo = 1\n', encoding="utf-8")
     pg.set_input_files("#upload", str(unknown))
     pg.wait_for_function("document.getElementById('upload_msg').innerText.includes('foo')")
-    app_page.shot("10-uploads-refused")
+    app_page.shot("12-uploads-refused")
     # script and markup in text fields: shown as text, never run
     pg.fill("#r1_dose", "0.5")
     pg.select_option("#r1_dose_unit", "mg/kg")
@@ -209,11 +230,11 @@ def test_hostile_inputs_refused_and_other_sessions_served(
     assert evil in pg.inner_text("#summary")
     assert pg.evaluate("window.__pwned === undefined")
     assert pg.eval_on_selector_all("#summary img, #notes img, #conc_plot img", "e => e.length") == 0
-    app_page.shot("11-escaped")
+    app_page.shot("13-escaped")
     # another session is served while this one holds bad input
     other = open_page(chromium, app_url, tmp_path)
     assert other.page.inner_text("#summary tr[data-regimen] td")
-    other.shot("12-second-session")
+    other.shot("14-second-session")
     assert_only_local(other)
     assert not other.dialogs and not other.errors
     other.page.context.close()

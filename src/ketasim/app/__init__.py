@@ -30,6 +30,7 @@ def create_app() -> Any:
     from ketasim.app.server import make_server
     from ketasim.app.ui import build_ui
     from ketasim.library import list_models, load_model
+    from ketasim.monograph import list_monographs
 
     specs = [load_model(m) for m in list_models()]
     models = {m.id: m.id for m in specs}
@@ -37,7 +38,7 @@ def create_app() -> Any:
     routes = sorted({r for m in specs for r in m.routes})
     static = Path(__file__).resolve().parent / "static"
     return App(
-        build_ui(models, drugs, routes),
+        build_ui(models, drugs, routes, list_monographs()),
         make_server(),
         static_assets={"/ketasim-static": static, "/vendor/plotly.min.js": get_plotly_js_path()},
     )

@@ -65,7 +65,7 @@ def get_concentration_figure(
         res = arm.display
         colour = COLOURS[i % len(COLOURS)]
         label = html.escape(arm.spec.label, quote=False)
-        for j, a in enumerate(res.analytes):
+        for j, a in enumerate(res.spec.get_analytes()):
             if analytes is not None and a not in analytes:
                 continue
             shown.append((a, arm.model.drug))

@@ -19,10 +19,11 @@ from typing import Any
 
 from shiny import Inputs, Outputs, Session, reactive, render, ui
 
-from ketasim.app import panels
+from ketasim.app import panels, reference
 from ketasim.app.plots import get_concentration_figure
 from ketasim.app.state import (
     get_inputs_from_scenario,
+    get_safety_profile,
     get_scenario_from_inputs,
     slot_id,
 )
@@ -185,7 +186,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
         def figure(comp: Comparison | None, pop: list[PopulationResult] | None) -> dict[str, Any]:
             if comp is None:
                 return {"data": [], "layout": {"yaxis": {"type": "linear"}}, "config": {}}
-            shown = None if input.metabolites() else [a.display.analytes[0] for a in comp.arms]
+            shown = None if input.metabolites() else [a.model.get_analytes()[0] for a in comp.arms]
             return get_concentration_figure(
                 comp,
                 log_axis=input.axis() == "log",
@@ -238,6 +239,31 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
                 input.f_drug() or None, input.f_route() or None, input.f_pop() or None
             )
             return panels.get_model_panel(ranked)
+
+        # --- monograph and safety screen ------------------------------------------------------
+        @render.ui
+        def monograph_panel() -> Any:
+            try:
+                return reference.get_monograph_panel(input.mono())
+            except KetasimError as exc:
+                return ui.div({"class": "ks-error"}, str(exc))
+
+        @render.ui
+        @reactive.event(input.screen_run)
+        def screen_panel() -> Any:
+            from ketasim.monograph import resolve_monograph_name
+            from ketasim.safety import screen_profile
+
+            s, err = scenario_or_error()
+            if s is None:
+                return ui.div({"class": "ks-error", "id": "screen_error"}, err)
+            try:
+                reg = s.regimens[0]
+                drug = resolve_monograph_name(load_model(reg.model).drug)
+                result = screen_profile(get_safety_profile(s.patient), drug, route=reg.route)
+            except KetasimError as exc:
+                return ui.div({"class": "ks-error", "id": "screen_error"}, str(exc))
+            return reference.get_screen_panel(result)
 
         # --- population ----------------------------------------------------------------------------
         @reactive.extended_task

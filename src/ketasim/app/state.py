@@ -27,12 +27,14 @@ from ketasim.scenario import (
 from ketasim.units import parse_quantity, to_unit
 
 __all__ = [
+    "CONDITIONS",
     "DOSE_UNITS",
     "DURATION_UNITS",
     "INTERVAL_UNITS",
     "UNITS",
     "get_default_inputs",
     "get_inputs_from_scenario",
+    "get_safety_profile",
     "get_scenario_from_inputs",
     "parse_assignments",
     "slot_id",
@@ -43,6 +45,33 @@ DURATION_UNITS = ("min", "h")
 INTERVAL_UNITS = ("h", "d")
 UNITS = ("ng/mL", "nmol/L")
 SCHEDULES = ("once", "every", "weekdays")
+
+#: the patient's conditions as the app and scenario files spell them -> label shown
+CONDITIONS: dict[str, str] = {
+    "pregnant": "pregnant",
+    "breastfeeding": "breastfeeding",
+    "pre_eclampsia": "pre-eclampsia or eclampsia",
+    "hyperthyroidism_untreated": "untreated hyperthyroidism",
+    "hypertension:controlled": "hypertension, controlled",
+    "hypertension:uncontrolled": "hypertension, uncontrolled",
+    "cardiovascular:aneurysm": "aneurysmal vascular disease",
+    "cardiovascular:avm": "arteriovenous malformation",
+    "cardiovascular:ich": "history of intracerebral haemorrhage",
+    "cardiovascular:recent_mi": "recent cardiovascular event",
+    "cardiovascular:ihd": "ischaemic heart disease",
+    "cardiovascular:stroke": "cerebrovascular disease",
+    "cardiovascular:other": "other cardiovascular disease",
+    "hepatic_impairment:mild": "hepatic impairment, mild",
+    "hepatic_impairment:moderate": "hepatic impairment, moderate",
+    "hepatic_impairment:severe": "hepatic impairment, severe",
+    "renal_impairment:mild": "renal impairment, mild",
+    "renal_impairment:moderate": "renal impairment, moderate",
+    "renal_impairment:severe": "renal impairment, severe",
+    "psychosis_history": "history of psychosis",
+    "raised_intracranial_pressure": "raised intracranial pressure",
+    "raised_intraocular_pressure": "raised intraocular pressure",
+    "substance_use_disorder": "substance use disorder",
+}
 
 
 def slot_id(k: int, name: str) -> str:
@@ -289,3 +318,43 @@ def get_default_inputs() -> dict[str, Any]:
         slot_id(1, "dur_unit"): "min",
         slot_id(1, "sched"): "once",
     }
+
+
+def get_safety_profile(patient: Patient) -> Any:
+    """The :class:`ketasim.safety.PatientProfile` of a scenario's patient.
+
+    Conditions are the keys of :data:`CONDITIONS`; interacting drugs and age and sex carry over.
+
+    Raises
+    ------
+    KetasimError
+        For an unknown condition or drug name (naming it), or a contradictory profile.
+
+    Examples
+    --------
+    >>> p = get_safety_profile(Patient(age="45 yr", interacting_drugs=("clarithromycin",),
+    ...                                conditions=("hypertension:uncontrolled",)))
+    >>> p.hypertension, p.drugs_taken
+    ('uncontrolled', ('clarithromycin',))
+    """
+    from ketasim.safety import PatientProfile
+
+    kw: dict[str, Any] = {"cardiovascular": []}
+    for c in patient.conditions:
+        if c not in CONDITIONS:
+            raise ScenarioError(
+                f"condition {c!r} is not known; use one of {', '.join(CONDITIONS)}"
+            )
+        key, _, level = c.partition(":")
+        if key == "cardiovascular":
+            kw["cardiovascular"].append(level)
+        elif level:
+            kw[key] = level
+        else:
+            kw[key] = True
+    return PatientProfile(
+        age_yr=patient.get_age_yr(),
+        sex=patient.sex,
+        drugs_taken=tuple(patient.interacting_drugs),
+        **kw,
+    )

@@ -11,6 +11,7 @@ from typing import Any
 from shiny import ui
 
 from ketasim.app.state import (
+    CONDITIONS,
     DOSE_UNITS,
     DURATION_UNITS,
     INTERVAL_UNITS,
@@ -106,8 +107,11 @@ def _slot(k: int, models: dict[str, str]) -> Any:
     return ui.div({"class": "ks-slot", "id": f"slot{k}"}, head, body)
 
 
-def build_ui(models: dict[str, str], drugs: list[str], routes: list[str]) -> Any:
-    """The page. ``models``: id -> label for the pickers; ``drugs``/``routes``: filter choices."""
+def build_ui(
+    models: dict[str, str], drugs: list[str], routes: list[str], monographs: list[str]
+) -> Any:
+    """The page. ``models``: id -> label for the pickers; ``drugs``/``routes``: filter choices;
+    ``monographs``: monograph ids."""
     d = get_default_inputs()
     patient = ui.accordion_panel(
         "Patient",
@@ -117,7 +121,8 @@ def build_ui(models: dict[str, str], drugs: list[str], routes: list[str]) -> Any
                                                 "female": "female"}),  # fmt: skip
         ui.input_text("covariates", "Model covariates", placeholder="e.g. ASIAN=0, JAPANESE=0"),
         ui.input_text("drugs", "Interacting drugs", placeholder="e.g. clarithromycin"),
-        ui.input_checkbox_group("conditions", "Conditions", choices=[]),
+        ui.input_checkbox_group("conditions", "Conditions (for the safety screen)",
+                                choices=CONDITIONS),  # fmt: skip
     )
     filters = ui.accordion_panel(
         "Model filter (suitable models first)",
@@ -162,6 +167,18 @@ def build_ui(models: dict[str, str], drugs: list[str], routes: list[str]) -> Any
     )
     risk = ui.nav_panel("Effects and risk", ui.output_ui("risk_panel"))
     model = ui.nav_panel("Models", ui.output_ui("model_panel"))
+    monograph = ui.nav_panel(
+        "Monograph",
+        ui.input_select("mono", "Drug", choices=monographs, selected="esketamine"),
+        ui.output_ui("monograph_panel"),
+    )
+    screen = ui.nav_panel(
+        "Safety screen",
+        ui.p("Screens the patient (conditions, age, sex, interacting drugs in the sidebar) "
+             "against the monograph of regimen 1's drug for its route."),  # fmt: skip
+        ui.input_action_button("screen_run", "Run the screen", class_="btn-primary"),
+        ui.output_ui("screen_panel"),
+    )
     files = ui.nav_panel(
         "Report and files",
         ui.p("Downloads reproduce the comparison shown (the scenario file runs with "
@@ -185,7 +202,8 @@ def build_ui(models: dict[str, str], drugs: list[str], routes: list[str]) -> Any
         head,
         ui.div({"class": "ks-notice", "id": "notice"}, DISCLAIMER),
         ui.navset_tab(
-            compare, population, risk, model, files, ui.nav_panel("About", ui.p(INTENDED_USE)),
+            compare, population, risk, model, monograph, screen, files,
+            ui.nav_panel("About", ui.p(INTENDED_USE)),
             id="tabs",
         ),
         title="ketasim: compare regimens (research and education only)",

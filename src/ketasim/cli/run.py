@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any, TextIO
 
-from ketasim.cli.common import UsageError
 from ketasim.notices import DISCLAIMER
 
 __all__ = ["cmd_run", "register"]
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    from ketasim.io.atomic_text import write_text_atomic
+    from ketasim.io.atomic import check_output_paths, write_text_atomic
     from ketasim.report.comparison import compute_comparison, compute_population_bands
     from ketasim.report.tables import format_number, get_summary_csv
     from ketasim.scenario import load_scenario
 
-    outputs = [p for p in (args.report, args.out) if p]
-    if len({Path(p).resolve() for p in outputs}) != len(outputs):
-        raise UsageError("--report and --out must be different files")
-    for p in outputs:
-        if Path(p).resolve() == Path(args.scenario).resolve():
-            raise UsageError(f"output {p} is the scenario file itself: choose another path")
-        if not Path(p).resolve().parent.is_dir():
-            raise UsageError(f"output {p}: folder {Path(p).parent} does not exist")
+    check_output_paths({"--report": args.report, "--out": args.out}, {"SCENARIO": args.scenario})
     scenario = load_scenario(args.scenario)
     comparison = compute_comparison(scenario)
     n = args.population if args.population is not None else scenario.population_n

@@ -14,7 +14,7 @@ every front end displays, so that they agree to the last digit:
   warning, as text;
 - population bands (:func:`compute_population_bands`, :func:`ketasim.population.simulate_population`).
 
-It deliberately contains no pharmacokinetics: it calls ``simulate_regimen``, ``nca`` and
+It deliberately contains no pharmacokinetics: it calls ``simulate``, ``nca`` and
 ``risk``. A dose the plausibility guard warns about is refused here (:class:`ParameterError`
 with the guard's message), so that no front end shows numbers for a likely unit slip.
 """
@@ -41,7 +41,9 @@ from ketasim.plausibility import check_validity_range
 from ketasim.population import PopulationResult, simulate_population
 from ketasim.risk import RiskSummary, compute_risk_summary, compute_time_in_band
 from ketasim.scenario import RegimenSpec, Scenario, get_covariates, get_regimen
-from ketasim.simulate import RegimenResult, simulate_regimen
+from ketasim.results import Result
+from ketasim.simulate import simulate
+from ketasim.units import get_conc_factor as _unit_factor
 from ketasim.spec import ModelSpec
 
 __all__ = [
@@ -122,8 +124,8 @@ class Arm:
     model: ModelSpec
     regimen: Regimen
     covariates: dict[str, float]
-    display: RegimenResult
-    fine: RegimenResult
+    display: Result
+    fine: Result
     summaries: tuple[AnalyteSummary, ...]
     notes: tuple[str, ...]
 
@@ -212,15 +214,15 @@ def get_matching_models(
 
 
 def get_conc_factor(spec: ModelSpec, analyte: str, unit: str) -> float:
-    """Factor from mg/L to ``unit`` for ``analyte`` (molar units use its molar mass), through
-    :meth:`RegimenResult.get_conc` so that every front end converts the same way.
+    """Factor from mg/L to ``unit`` for ``analyte`` (molar units use its molar mass), the one
+    :meth:`Result.get_conc` uses, so that every front end converts the same way.
 
     >>> from ketasim.library import load_model
     >>> get_conc_factor(load_model("herd_2007"), "ketamine", "ng/mL")
     1000.0
     """
-    one = RegimenResult(spec, np.zeros(1), {analyte: np.ones((1, 1))})
-    return float(one.get_conc(analyte, unit)[0, 0])
+    del spec  # NOTE: kept for callers; the factor depends on the analyte's molar mass only
+    return _unit_factor(analyte, unit)
 
 
 def get_default_zone(analyte: str, drug: str) -> Zone | None:
@@ -238,13 +240,13 @@ def _dose_starts_h(regimen: Regimen) -> FloatArray:
 
 
 def _summaries(
-    label: str, fine: RegimenResult, regimen: Regimen, unit: str
+    label: str, fine: Result, regimen: Regimen, unit: str
 ) -> tuple[AnalyteSummary, ...]:
     t = fine.time_h
     starts = _dose_starts_h(regimen)
     starts = starts[starts <= t[-1]]
     out: list[AnalyteSummary] = []
-    for a in fine.analytes:
+    for a in fine.spec.get_analytes():
         c = fine.get_conc(a, unit)[0]
         cmax, tmax = compute_cmax(t, c)
         auc = compute_auc(t, c)
@@ -313,8 +315,8 @@ def _run_arm(scenario: Scenario, reg: RegimenSpec) -> Arm:
         )
         until = float(display_t[-1])
         fine_t = get_summary_grid(regimen, until_h=until, spec=spec, covariates=covs)
-        fine = simulate_regimen(spec, regimen, fine_t, covariates=covs, check_validity=False)
-        display = simulate_regimen(spec, regimen, display_t, covariates=covs, check_validity=False)
+        fine = simulate(spec, regimen, fine_t, covariates=covs, check_validity=False)
+        display = simulate(spec, regimen, display_t, covariates=covs, check_validity=False)
     seen: set[str] = set()
     for w in caught:
         msg = str(w.message)

@@ -43,7 +43,7 @@ def get_comparison_png(
     y_max, y_pos = 0.0, float("inf")
     for i, arm in enumerate(comparison.arms):
         res = arm.display
-        for j, a in enumerate(res.analytes):
+        for j, a in enumerate(res.spec.get_analytes()):
             c = res.get_conc(a, u)[0]
             y_max = max(y_max, float(c.max(initial=0.0)))
             pos = c[c > 0]

@@ -53,7 +53,7 @@ def get_curves_csv(comparison: Comparison) -> str:
     u = comparison.unit
     analytes: list[str] = []
     for a in comparison.arms:
-        analytes += [x for x in a.display.analytes if x not in analytes]
+        analytes += [x for x in a.display.spec.get_analytes() if x not in analytes]
     header = ["regimen", "model", "time_h", *(f"{x}_{u}" for x in analytes)]
     rows: list[list[Any]] = []
     for a in comparison.arms:
