@@ -34,6 +34,8 @@ COMMANDS: tuple[str, ...] = (
     "compare_models",
     "info",
     "screen",
+    "run",
+    "app",
     "demo",
 )
 
