@@ -37,12 +37,14 @@ from ketasim.nca.parameters import Estimate
 
 __all__ = [
     "METHODS",
+    "check_method",
     "compute_auc_all",
     "compute_auc_interval",
     "compute_auc_last",
     "compute_aumc_last",
     "compute_segment_areas",
     "interpolate_conc",
+    "is_log_segment",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -70,13 +72,20 @@ def check_method(method: str) -> str:
     return m
 
 
-def _uses_log(t0: FloatArray, c0: FloatArray, c1: FloatArray, method: str, tmax: float) -> BoolArray:
+def is_log_segment(
+    t0: FloatArray, c0: FloatArray, c1: FloatArray, method: str, tmax: float
+) -> BoolArray:
+    """Which segments (start time t0, concentrations c0 -> c1) the method integrates by logs.
+
+    linear: none; lin-up/log-down: c1 < c0 with both > 0; lin-log: t0 >= tmax with both
+    > 0 and c0 != c1.
+    """
     positive = (c0 > 0) & (c1 > 0) & (c0 != c1)
     if method == "linear":
         return np.zeros(c0.shape, dtype=bool)
     if method == "lin-up/log-down":
-        return positive & (c1 < c0)
-    return positive & (t0 >= tmax)
+        return np.asarray(positive & (c1 < c0), dtype=bool)
+    return np.asarray(positive & (t0 >= tmax), dtype=bool)
 
 
 def _tmax(time: FloatArray, conc: FloatArray) -> float:
@@ -119,20 +128,20 @@ def compute_segment_areas(
     c = np.asarray(conc, dtype=float)
     t0, t1, c0, c1 = t[:-1], t[1:], c[:-1], c[1:]
     dt = t1 - t0
-    log = _uses_log(t0, c0, c1, method, _tmax(t, c) if tmax is None else tmax)
+    log = is_log_segment(t0, c0, c1, method, _tmax(t, c) if tmax is None else tmax)
     if not moment:
         area = 0.5 * (c0 + c1) * dt
         if np.any(log):
             x = (c1[log] - c0[log]) / c0[log]
             area[log] = dt[log] * c0[log] * (x / np.log1p(x))
-        return area
+        return np.asarray(area, dtype=float)
     area = 0.5 * (t0 * c0 + t1 * c1) * dt
     idx = np.flatnonzero(log)
     if idx.size:
         idx = idx[np.abs(np.log(c0[idx] / c1[idx])) >= _AUMC_LOG_MIN]
         k = np.log(c0[idx] / c1[idx]) / dt[idx]
         area[idx] = (t0[idx] * c0[idx] - t1[idx] * c1[idx]) / k + (c0[idx] - c1[idx]) / k**2
-    return area
+    return np.asarray(area, dtype=float)
 
 
 def _last_positive(conc: FloatArray) -> int:
@@ -140,7 +149,9 @@ def _last_positive(conc: FloatArray) -> int:
     return int(pos[-1]) if pos.size else -1
 
 
-def compute_auc_last(time: FloatArray, conc: FloatArray, method: str = "lin-up/log-down") -> Estimate:
+def compute_auc_last(
+    time: FloatArray, conc: FloatArray, method: str = "lin-up/log-down"
+) -> Estimate:
     """AUC from the first sample to Tlast (the last concentration > 0).
 
     All-zero profiles give 0 (as PKNCA); fewer than 2 samples up to Tlast give NaN with a
@@ -157,7 +168,9 @@ def compute_auc_last(time: FloatArray, conc: FloatArray, method: str = "lin-up/l
     return Estimate(float(np.sum(compute_segment_areas(time[: i + 1], c[: i + 1], method))))
 
 
-def compute_auc_all(time: FloatArray, conc: FloatArray, method: str = "lin-up/log-down") -> Estimate:
+def compute_auc_all(
+    time: FloatArray, conc: FloatArray, method: str = "lin-up/log-down"
+) -> Estimate:
     """AUC from the first to the last sample, BLQ (zero) points after Tlast included."""
     c = np.asarray(conc, dtype=float)
     if c.size < 2:
@@ -165,7 +178,9 @@ def compute_auc_all(time: FloatArray, conc: FloatArray, method: str = "lin-up/lo
     return Estimate(float(np.sum(compute_segment_areas(time, c, method))))
 
 
-def compute_aumc_last(time: FloatArray, conc: FloatArray, method: str = "lin-up/log-down") -> Estimate:
+def compute_aumc_last(
+    time: FloatArray, conc: FloatArray, method: str = "lin-up/log-down"
+) -> Estimate:
     """First-moment area (AUMC) from the first sample to Tlast."""
     c = np.asarray(conc, dtype=float)
     i = _last_positive(c)
@@ -198,7 +213,7 @@ def interpolate_conc(
         raise ParameterError(f"time {at} is outside the samples [{t[0]}, {t[-1]}]")
     t0, t1, c0, c1 = t[j - 1], t[j], c[j - 1], c[j]
     w = (at - t0) / (t1 - t0)
-    log = _uses_log(np.array([t0]), np.array([c0]), np.array([c1]), method, _tmax(t, c))[0]
+    log = is_log_segment(np.array([t0]), np.array([c0]), np.array([c1]), method, _tmax(t, c))[0]
     if log:
         return float(c0 * math.exp(w * math.log(c1 / c0)))
     return float(c0 + w * (c1 - c0))

@@ -120,7 +120,9 @@ def _fit(t: FloatArray, y: FloatArray, tlast: float) -> dict[str, float]:
     }
 
 
-def _missing(t: FloatArray, excluded: list[tuple[float, str]], reason: str, manual: bool) -> LambdaZFit:
+def _missing(
+    t: FloatArray, excluded: list[tuple[float, str]], reason: str, manual: bool
+) -> LambdaZFit:
     nan = math.nan
     return LambdaZFit(
         nan, nan, nan, nan, nan, 0, nan, nan, nan, nan, nan,
@@ -207,8 +209,7 @@ def compute_lambda_z(
             "no span with lambda_z > 0 within the adjusted R^2 tolerance "
             f"({adj_r2_tolerance:g}) of the best fit"
         )
-        for i in idx:
-            excluded.append((float(t[i]), "in no acceptable terminal span"))
+        excluded += [(float(t[j]), "in no acceptable terminal span") for j in idx]
         return _missing(t, sorted(excluded), reason, False)
     n_best = max(int(fits[k]["n_points"]) for k in np.flatnonzero(keep))
     chosen = fits[n_best - min_points]

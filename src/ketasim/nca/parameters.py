@@ -1,4 +1,4 @@
-"""NCA parameters: CDISC PPTESTCD codes, their names, their unit kinds, and the value-with-reason type.
+"""NCA parameters: CDISC PPTESTCD codes, names, unit kinds, and the value-with-reason type.
 
 Owns the list of parameters ketasim's NCA reports (code, PPTEST label as in the CDISC SDTM
 controlled terminology for PP, and what kind of unit each carries) and the derivation of each
