@@ -33,6 +33,7 @@ from ketasim.nca.auc import (
     compute_auc_interval,
     compute_auc_last,
     compute_aumc_last,
+    interpolate_conc,
     is_log_segment,
 )
 from ketasim.nca.blq import apply_blq_rule
@@ -120,6 +121,9 @@ def compute_profile_nca(
         why = f"no samples in the interval [{interval.start:g}, {interval.end:g}]"
         return ProfileNCA({k: Estimate.missing(why) for k in codes}, None, t_in, [])
     t, c, dropped = apply_blq_rule(t_in, c_all[inside], options.blq, options.lloq)
+    # NOTE: AUCINT and TABOVE interpolate at the bounds from the samples around them, inside
+    # or outside the interval (PKNCA's aucint uses the whole profile the same way)
+    t_full, c_full, _ = apply_blq_rule(t_all - interval.start, c_all, options.blq, options.lloq)
     v: dict[str, Estimate] = {}
     span = interval.end - interval.start
     _peak_trough(v, t, c, interval)
@@ -151,7 +155,7 @@ def compute_profile_nca(
         v[vz_code] = _derive(lambda d, k, a: d / (k * a), dose=dose_e, LAMZ=lz, AUCIFO=v["AUCIFO"])
     else:
         v["AUCINT"] = compute_auc_interval(
-            t, c, 0.0, span, options.method, lambda_z=lz.value if lz.ok else math.nan
+            t_full, c_full, 0.0, span, options.method, lambda_z=lz.value if lz.ok else math.nan
         )
         v["CAVG"] = _derive(lambda a: a / span, AUCINT=v["AUCINT"])
         if v["CAVG"].ok and v["CAVG"].value == 0:
@@ -167,7 +171,7 @@ def compute_profile_nca(
             v[code] = _derive(lambda d, a: d / a, dose=dose_e, AUCTAU=v["AUCTAU"])
     if options.threshold is not None:
         v["TABOVE"] = (
-            Estimate(_time_above(t, c, options.threshold, options.method))
+            Estimate(_time_above(t_full, c_full, options.threshold, options.method, span))
             if t.size >= 2
             else Estimate.missing("fewer than 2 samples: no time above the threshold")
         )
@@ -237,11 +241,17 @@ def _lambda_block(v: dict[str, Estimate], fit: LambdaZFit) -> None:
             v[k] = Estimate(x)
 
 
-def _time_above(t: FloatArray, c: FloatArray, thr: float, method: str) -> float:
-    """Time above ``thr`` between the first and last sample, crossings by the AUC rule."""
+def _time_above(t: FloatArray, c: FloatArray, thr: float, method: str, span: float) -> float:
+    """Time above ``thr`` in [0, span] within the samples, crossings by the AUC rule."""
     total = 0.0
-    if t.size < 2:
+    lo, hi = max(0.0, float(t[0])), min(span, float(t[-1]))
+    if t.size < 2 or hi <= lo:
         return total
+    inner = (t > lo) & (t < hi)
+    c = np.concatenate(
+        [[interpolate_conc(t, c, lo, method)], c[inner], [interpolate_conc(t, c, hi, method)]]
+    )
+    t = np.concatenate([[lo], t[inner], [hi]])
     log = is_log_segment(t[:-1], c[:-1], c[1:], method, float(t[int(np.argmax(c))]))
     for k in range(t.size - 1):
         t0, t1, c0, c1 = t[k], t[k + 1], c[k], c[k + 1]
