@@ -77,7 +77,11 @@ def _derive(fn: object, **deps: Estimate) -> Estimate:
     for name, e in deps.items():
         if not e.ok:
             return Estimate.missing(_need(name, e))
-    value = fn(*(e.value for e in deps.values()))  # type: ignore[operator]
+    try:
+        value = fn(*(e.value for e in deps.values()))  # type: ignore[operator]
+    except ZeroDivisionError:
+        zero = [name for name, e in deps.items() if e.value == 0]
+        return Estimate.missing(f"{' and '.join(zero) or 'a denominator'} = 0: undefined")
     return Estimate(float(value))
 
 
