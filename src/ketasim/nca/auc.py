@@ -11,8 +11,9 @@ Maths (segment [t0, t1], dt = t1 - t0, concentrations c0, c1):
 
 - linear: AUC = dt (c0 + c1) / 2; AUMC = dt (t0 c0 + t1 c1) / 2.
 - log (exponential between the points, k = ln(c0/c1)/dt): AUC = dt (c0 - c1)/ln(c0/c1),
-  computed as ``dt * c0 * x / log1p(x)`` with x = (c1 - c0)/c0, which keeps full precision as
-  c1 -> c0 (the plain form cancels); AUMC = (t0 c0 - t1 c1)/k + (c0 - c1)/k^2.
+  with ln(c1/c0) computed as ``log1p((c1 - c0)/c0)`` when c1/c0 is in (0.5, 2), which keeps
+  full precision as c1 -> c0 (the plain form cancels), and as ``log(c1/c0)`` otherwise;
+  AUMC = (t0 c0 - t1 c1)/k + (c0 - c1)/k^2.
 - extrapolation past Tlast: C(t) = Clast exp(-lambda_z (t - Tlast)); its integral to infinity
   is Clast / lambda_z and its first moment Clast Tlast / lambda_z + Clast / lambda_z^2.
 
@@ -127,13 +128,32 @@ def compute_segment_areas(
     t = np.asarray(time, dtype=float)
     c = np.asarray(conc, dtype=float)
     t0, t1, c0, c1 = t[:-1], t[1:], c[:-1], c[1:]
-    dt = t1 - t0
     log = is_log_segment(t0, c0, c1, method, _tmax(t, c) if tmax is None else tmax)
+    return _piece_areas(t0, t1, c0, c1, log, moment)
+
+
+def _log_ratio(c0: FloatArray, c1: FloatArray) -> FloatArray:
+    """ln(c1/c0) to full precision: log1p of the relative step near 1, else log of the ratio.
+
+    NOTE: (c1 - c0)/c0 is exact to rounding when c1 ~ c0 (Sterbenz), so log1p keeps every digit
+    there; for a large decline 1 + x would lose digits and the ratio itself is the better input.
+    """
+    r = c1 / c0
+    near = (r > 0.5) & (r < 2.0)
+    x = np.where(near, (c1 - c0) / c0, 0.0)
+    out = np.where(near, np.log1p(x), np.log(np.where(near, 1.0, r)))
+    return np.asarray(out, dtype=float)
+
+
+def _piece_areas(
+    t0: FloatArray, t1: FloatArray, c0: FloatArray, c1: FloatArray, log: BoolArray, moment: bool
+) -> FloatArray:
+    """Areas of pieces whose interpolant is linear, or exponential where ``log``."""
+    dt = t1 - t0
     if not moment:
         area = 0.5 * (c0 + c1) * dt
         if np.any(log):
-            x = (c1[log] - c0[log]) / c0[log]
-            area[log] = dt[log] * c0[log] * (x / np.log1p(x))
+            area[log] = dt[log] * (c1[log] - c0[log]) / _log_ratio(c0[log], c1[log])
         return np.asarray(area, dtype=float)
     area = 0.5 * (t0 * c0 + t1 * c1) * dt
     idx = np.flatnonzero(log)
@@ -262,14 +282,7 @@ def compute_auc_interval(
     total = 0.0
     a, b = start, min(end, tlast)
     if a < b:
-        inner = (t > a) & (t < b)
-        ts = np.concatenate([[a], t[inner], [b]])
-        cs = np.concatenate(
-            [[interpolate_conc(t, c, a, method)], c[inner], [interpolate_conc(t, c, b, method)]]
-        )
-        # NOTE: the segment rule must see the whole profile's Tmax (lin-log), not the window's
-        seg = compute_segment_areas(ts, cs, method, moment=moment, tmax=_tmax(t, c))
-        total += float(np.sum(seg))
+        total += _window_area(t, c, a, b, method, moment)
     if end > tlast:
         if not (math.isfinite(lambda_z) and lambda_z > 0):
             return Estimate.missing(
@@ -278,6 +291,38 @@ def compute_auc_interval(
         lo = max(start, tlast)
         total += _tail(clast, tlast, lambda_z, lo, end, moment)
     return Estimate(total)
+
+
+def _window_area(
+    t: FloatArray, c: FloatArray, a: float, b: float, method: str, moment: bool
+) -> float:
+    """Area over [a, b] inside the samples: each piece keeps its segment's interpolant.
+
+    NOTE: a piece cut from a segment is integrated with that segment's rule (linear or
+    exponential), not re-classified on its own ends, so partial AUCs add up exactly
+    (inserting points and re-applying the rule, as PKNCA's ``aucint`` does, can turn a
+    linear segment into zero into a log piece and break additivity).
+    """
+    j0 = max(int(np.searchsorted(t, a, side="right")) - 1, 0)
+    j1 = min(int(np.searchsorted(t, b, side="left")), t.size - 1)
+    seg = np.arange(j0, j1)
+    log = is_log_segment(t[seg], c[seg], c[seg + 1], method, _tmax(t, c))
+    lo = np.maximum(t[seg], a)
+    hi = np.minimum(t[seg + 1], b)
+    clo = np.array([_on_segment(t, c, j, x, g) for j, x, g in zip(seg, lo, log, strict=True)])
+    chi = np.array([_on_segment(t, c, j, x, g) for j, x, g in zip(seg, hi, log, strict=True)])
+    return float(np.sum(_piece_areas(lo, hi, clo, chi, log, moment)))
+
+
+def _on_segment(t: FloatArray, c: FloatArray, j: int, x: float, log: bool) -> float:
+    """Concentration at ``x`` on segment j's interpolant."""
+    t0, t1, c0, c1 = float(t[j]), float(t[j + 1]), float(c[j]), float(c[j + 1])
+    if x == t0:
+        return c0
+    if x == t1:
+        return c1
+    w = (x - t0) / (t1 - t0)
+    return c0 * math.exp(w * math.log(c1 / c0)) if log else c0 + w * (c1 - c0)
 
 
 def _tail(clast: float, tlast: float, lz: float, lo: float, hi: float, moment: bool) -> float:
