@@ -66,7 +66,7 @@ def test_user_points_override_the_rule() -> None:
 
 
 def test_user_point_that_is_not_a_sample_is_refused() -> None:
-    with pytest.raises(ParameterError, match="time 2.5 is not a sample time"):
+    with pytest.raises(ParameterError, match=r"time 2\.5 is not a sample time"):
         compute_lambda_z(np.arange(4.0), np.array([1.0, 4, 2, 1]), points=[2.5, 3.0])
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ketasim.errors import ParameterError
+from ketasim.errors import KetasimError, ParameterError
 
 __all__ = ["BLQRule", "apply_blq_rule"]
 
@@ -88,7 +88,13 @@ class BLQRule:
             if v in ("keep", "drop"):
                 out[k] = v
             elif callable(parse_value):
-                out[k] = float(parse_value(v))
+                try:
+                    out[k] = float(parse_value(v))
+                except KetasimError as exc:
+                    raise ParameterError(
+                        f"BLQ rule {k}={v!r}: use keep, drop or a concentration with a unit "
+                        f"({exc})"
+                    ) from None
             else:
                 raise ParameterError(f"BLQ rule {k}={v!r}: use keep or drop")
         return BLQRule(**out)  # type: ignore[arg-type]
