@@ -92,8 +92,7 @@ class BLQRule:
                     out[k] = float(parse_value(v))
                 except KetasimError as exc:
                     raise ParameterError(
-                        f"BLQ rule {k}={v!r}: use keep, drop or a concentration with a unit "
-                        f"({exc})"
+                        f"BLQ rule {k}={v!r}: use keep, drop or a concentration with a unit ({exc})"
                     ) from None
             else:
                 raise ParameterError(f"BLQ rule {k}={v!r}: use keep or drop")
