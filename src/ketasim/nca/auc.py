@@ -309,8 +309,12 @@ def _window_area(
     log = is_log_segment(t[seg], c[seg], c[seg + 1], method, _tmax(t, c))
     lo = np.maximum(t[seg], a)
     hi = np.minimum(t[seg + 1], b)
-    clo = np.array([_on_segment(t, c, j, x, g) for j, x, g in zip(seg, lo, log, strict=True)])
-    chi = np.array([_on_segment(t, c, j, x, g) for j, x, g in zip(seg, hi, log, strict=True)])
+    clo = np.array(
+        [_on_segment(t, c, int(j), float(x), bool(g)) for j, x, g in zip(seg, lo, log, strict=True)]
+    )
+    chi = np.array(
+        [_on_segment(t, c, int(j), float(x), bool(g)) for j, x, g in zip(seg, hi, log, strict=True)]
+    )
     return float(np.sum(_piece_areas(lo, hi, clo, chi, log, moment)))
 
 
