@@ -21,6 +21,7 @@ from ketasim.nca import (
     BLQRule,
     apply_blq_rule,
     compute_auc_all,
+    compute_auc_interval,
     compute_auc_last,
     compute_lambda_z,
     compute_nca,
@@ -68,6 +69,16 @@ def test_pknca_auc_case_through_compute_nca_with_reason() -> None:
     assert res.get("AUCLST") == pytest.approx(7.0, rel=1.5e-8)
     row = res.get_row("AUCIFO")
     assert math.isnan(row.value) and row.reason.startswith("LAMZ missing")
+
+
+@pytest.mark.parametrize("case", REF["aucint_cases"], ids=lambda c: c["test"][-40:])
+def test_pknca_aucint_extrapolation_cases(case: dict) -> None:
+    lz = {"log(2)": math.log(2), "2*log(2)": 2 * math.log(2)}[case["lambda_z"]]
+    got = compute_auc_interval(
+        np.array(case["time"], float), np.array(case["conc"], float), *case["interval"],
+        lambda_z=lz,
+    )  # fmt: skip
+    assert got.value == pytest.approx(_value(case["expected"]), rel=case["tolerance"])
 
 
 @pytest.mark.parametrize("case", REF["half_life_cases"], ids=lambda c: c["test"][:50])
