@@ -73,3 +73,11 @@ def test_user_point_that_is_not_a_sample_is_refused() -> None:
 def test_user_points_rising_give_nan_with_reason() -> None:
     fit = compute_lambda_z(np.arange(4.0), np.array([1.0, 2, 3, 4]), points=[1.0, 2.0, 3.0])
     assert fit.reason == "user-selected points give lambda_z <= 0"
+
+
+def test_points_during_dosing_are_excluded() -> None:
+    t = np.arange(0.0, 8.0)
+    c = 16 * np.exp(-0.5 * t)
+    fit = compute_lambda_z(t, c, after=3.0)
+    assert fit.t_first == 4.0 and fit.n_points == 4
+    assert dict(fit.excluded)[3.0] == "during dosing (it ends at 3)"

@@ -115,3 +115,13 @@ def test_lambda_z_points_per_subject() -> None:
                       lambda_z_points={"2": [2.0, 4.0, 8.0]})  # fmt: skip
     assert res.get("LAMZNPT", 2) == 3 and res.get("LAMZLL", 2) == 2.0
     assert res.get("LAMZLL", 1) == 4.0  # the rule's choice for the other subject
+
+
+def test_lambda_z_uses_only_points_after_the_last_dose_of_the_interval() -> None:
+    cols = {"TIME_h": [0, 0, 1, 2, 3, 4, 5, 6, 8, 10], "AMT_mg": [5, 0, 0, 0, 0, 5, 0, 0, 0, 0],
+            "CONC_mg_L": [".", 0, 8, 6, 4, ".", 3.8, 3, 2, 1.2]}  # fmt: skip
+    res = compute_nca(cols)
+    assert res.get("TMAX") == 1.0 and res.get("LAMZLL") >= 5.0
+    why = {p.time: p.reason for p in res.points}
+    assert why[3.0] == why[2.0] == "during dosing (it ends at 4)"
+    assert res.get("CLFO") == pytest.approx(10 / res.get("AUCIFO"), rel=1e-12)

@@ -4,7 +4,8 @@ Owns the log-linear regression of the terminal phase and the choice of its point
 in order (PKNCA ``pk.calc.half.life``, log-linear method):
 
 1. candidates are the points with a concentration > 0 strictly after Tmax (at or after it
-   when ``allow_tmax``); fewer than ``min_points`` (default 3) candidates give NaN;
+   when ``allow_tmax``) and strictly after the end of dosing when it is known; fewer than
+   ``min_points`` (default 3) candidates give NaN;
 2. each span of the last n candidates, n = min_points ... all, is fitted by least squares
    of ln C on t;
 3. the spans kept are those with lambda_z > 0 whose adjusted R^2 is within
@@ -162,6 +163,7 @@ def compute_lambda_z(
     adj_r2_tolerance: float = 1e-4,
     allow_tmax: bool = False,
     points: Sequence[float] | None = None,
+    after: float | None = None,
 ) -> LambdaZFit:
     """Fit lambda_z to one cleaned profile by PKNCA's rule, or to user-chosen points.
 
@@ -177,6 +179,9 @@ def compute_lambda_z(
         Let the point at Tmax be in the fit (PKNCA default False).
     points : sequence of float, unit of time, or None
         Times of the points to fit (user override); each must be a sample time.
+    after : float or None, unit of time
+        End of the last dose administration (dose time + infusion duration): candidates
+        must be strictly later (PKNCA excludes points during dosing the same way).
 
     Returns
     -------
@@ -207,6 +212,8 @@ def compute_lambda_z(
             excluded.append((float(t[i]), "zero or BLQ concentration"))
         elif t[i] < tmax or (t[i] == tmax and not allow_tmax):
             excluded.append((float(t[i]), "at Tmax" if t[i] == tmax else "before Tmax"))
+        elif after is not None and t[i] <= after:
+            excluded.append((float(t[i]), f"during dosing (it ends at {after:g})"))
         else:
             cand[i] = True
     idx = np.flatnonzero(cand)

@@ -94,6 +94,7 @@ def compute_profile_nca(
     dose: float | None = None,
     dose_reason: str = "no dose given",
     lambda_z_points: Sequence[float] | None = None,
+    dose_end: float | None = None,
 ) -> ProfileNCA:
     """All parameters of :func:`get_interval_parameters` for one profile.
 
@@ -109,6 +110,9 @@ def compute_profile_nca(
         Why there is no dose (the reason put on dose-based parameters).
     lambda_z_points : sequence of float or None, time unit (absolute)
         User-selected lambda_z points.
+    dose_end : float or None, time unit (absolute)
+        End of the last dose of the interval (time + infusion duration); lambda_z uses only
+        later points.
 
     Returns
     -------
@@ -136,6 +140,7 @@ def compute_profile_nca(
     fit = compute_lambda_z(
         t, c, min_points=options.min_points, adj_r2_tolerance=options.adj_r2_tolerance,
         allow_tmax=options.allow_tmax, points=pts,
+        after=None if dose_end is None else dose_end - interval.start,
     )  # fmt: skip
     _lambda_block(v, fit)
     lz, clst, tlst, auclst, aumclst = v["LAMZ"], v["CLST"], v["TLST"], v["AUCLST"], v["AUMCLST"]

@@ -221,9 +221,11 @@ def compute_nca(
         )
         for iv in ivs or [_default_interval(p, p_doses)]:
             amt, why = _interval_dose(p_doses, iv, du)
+            ends = [t + opts.infusion_duration for t, _ in p_doses if iv.start <= t < iv.end]
             res = compute_profile_nca(
-                p.time, p.conc, iv, opts, dose=amt, dose_reason=why, lambda_z_points=lz_pts
-            )
+                p.time, p.conc, iv, opts, dose=amt, dose_reason=why, lambda_z_points=lz_pts,
+                dose_end=max(ends) if ends else None,
+            )  # fmt: skip
             for code, est in res.values.items():
                 info = PARAMETERS[code]
                 unit, factor = units[info.kind]
