@@ -187,6 +187,18 @@ def compute_nca(
     ...                   dose="50 mg", route="intravascular")
     >>> round(res.get("LAMZHL"), 6), round(res.get("CLO"), 6), res.get_row("CLO").unit
     (3.465736, 1.0, 'L/h')
+
+    A simulated profile of a library model (ketamine 20 mg IV bolus, Herd 2007, 20 kg):
+
+    >>> from ketasim.events import Regimen
+    >>> from ketasim.library import load_model
+    >>> from ketasim.simulate import simulate_regimen
+    >>> sim = simulate_regimen(load_model("herd_2007"), Regimen.from_quantities("20 mg"),
+    ...                        np.linspace(0, 8, 33), covariates={"WT": 20.0})
+    >>> nca = compute_nca(sim, dose="20 mg", route="intravascular")
+    >>> row = nca.get_row("AUCIFO")
+    >>> row.analyte, row.unit, row.reason
+    ('ketamine', 'h*ng/mL', '')
     """
     cd = _read(data, conc, ids, analytes, time_unit, conc_unit, dose_unit)
     doses, du = _dose_per_subject(dose, cd, dose_unit)
