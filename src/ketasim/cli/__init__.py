@@ -26,7 +26,19 @@ from ketasim.notices import DISCLAIMER
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: command modules of this package, in the order ``--help`` lists them
-COMMANDS: tuple[str, ...] = ("simulate", "effects", "population", "library", "nca", "demo")
+COMMANDS: tuple[str, ...] = (
+    "simulate",
+    "effects",
+    "population",
+    "library",
+    "compare_models",
+    "info",
+    "screen",
+    "run",
+    "nca",
+    "app",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
