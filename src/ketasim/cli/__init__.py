@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "info",
     "screen",
     "run",
+    "nca",
     "app",
     "demo",
 )
