@@ -31,6 +31,7 @@ import numpy as np
 
 from ketasim.errors import KetasimError, ModelError, UnitError
 from ketasim.events import Regimen
+from ketasim.grids import get_default_grid
 from ketasim.individual import ResolvedCovariates, resolve_covariates
 from ketasim.library import format_provenance, list_models, load_model, load_model_file
 from ketasim.nca import compute_auc, compute_cmax
@@ -119,19 +120,18 @@ def simulate_regimen_args(
     )
     resolved = get_covariates(spec, args, regimen)
     covs = dict(resolved.values)
-    until = (
-        to_unit(args.until, "h", what="--until") if args.until else regimen.get_end_time_h() + 24.0
-    )
-    if until <= 0:
-        raise UsageError(f"--until {args.until} must be after the first dose")
-    step = to_unit(args.step, "h", what="--step") if args.step else max(1 / 60, until / 2000)
-    if step <= 0:
-        raise UsageError("--step must be > 0")
-    if until / step > 200_000:
-        raise UsageError(
-            f"--until/--step give {until / step:.0f} time points; use a coarser --step"
-        )
-    times = np.arange(0.0, until + step / 2, step)
+    until = to_unit(args.until, "h", what="--until") if args.until else None
+    step = to_unit(args.step, "h", what="--step") if args.step else None
+    if until is not None and not until > 0:
+        raise UsageError(f"--until {args.until}: the output window must end after time 0")
+    if until is not None and until > 1e6:
+        raise UsageError(f"--until {args.until}: more than 1e6 h (114 years) is not a regimen")
+    if step is not None and not step > 0:
+        raise UsageError(f"--step {args.step} must be > 0")
+    if step is not None and until is not None and step > until:
+        raise UsageError(f"--step {args.step} is longer than --until {args.until}")
+    # NOTE: library policy: an even grid that contains every dose, infusion-end and lag time
+    times = get_default_grid(regimen, until_h=until, step_h=step, spec=spec, covariates=covs)
     return simulate(
         spec,
         regimen,
