@@ -120,6 +120,13 @@ def simulate_regimen_args(
     )
     resolved = get_covariates(spec, args, regimen)
     covs = dict(resolved.values)
+    weight_given = args.weight is not None or any(
+        k.strip().upper() == "WT" for k in parse_assignments(args.covariate or [], "--covariate")
+    )
+    if regimen.has_per_kg_doses and not weight_given:
+        raise UsageError(
+            f"--dose {args.dose!r} is per kg: give the body weight with --weight (e.g. '70 kg')"
+        )
     until = to_unit(args.until, "h", what="--until") if args.until else None
     step = to_unit(args.step, "h", what="--step") if args.step else None
     if until is not None and not until > 0:
