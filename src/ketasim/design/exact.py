@@ -47,9 +47,10 @@ class Profiles:
     Attributes
     ----------
     window_h : (float, float), h
-    times : list of (T_i,) arrays, h
-        Per subject: the grid inside the window with the refined extrema inserted.
-    conc : list of (T_i,) arrays, mg/L
+    times : (n, T) array, h
+        Per subject (row): the grid inside the window with the refined extrema inserted,
+        padded at the end by repeating the last point.
+    conc : (n, T) array, mg/L
     peak_mg_per_L : (n,) array, mg/L
         Highest concentration in the window.
     auc_mg_h_per_L : (n,) array, mg*h/L, or None
@@ -58,8 +59,8 @@ class Profiles:
     """
 
     window_h: tuple[float, float]
-    times: list[FloatArray]
-    conc: list[FloatArray]
+    times: FloatArray
+    conc: FloatArray
     peak_mg_per_L: FloatArray  # noqa: N815 - unit suffix per STYLE.md §3
     auc_mg_h_per_L: FloatArray | None  # noqa: N815
     evaluate: Evaluator
@@ -102,13 +103,12 @@ def _refine_extrema(
     """Best (time, value) of ``sign * c`` in each bracket [lo, hi]."""
     k = np.arange(1, points + 1) / (points + 1)
     best_t = 0.5 * (lo + hi)
-    best_c = np.zeros_like(lo)
     for _ in range(rounds):
         pts = lo[:, None] + (hi - lo)[:, None] * k[None, :]
         vals = _evaluate_points(evaluate, subj, pts, chunk)
         j = np.argmax(sign[:, None] * vals, axis=1)
         r = np.arange(lo.size)
-        best_t, best_c = pts[r, j], vals[r, j]
+        best_t = pts[r, j]
         step = (hi - lo) / (points + 1)
         lo, hi = best_t - step, best_t + step
     # parabolic vertex through (best - step, best, best + step), evaluated exactly
@@ -174,19 +174,24 @@ def compute_profiles(
     t_ext, c_ext = _refine_extrema(
         evaluate, subj.astype(np.intp), g[col], g[col + 2], sign, rounds, points, chunk
     )
-    times: list[FloatArray] = []
-    conc: list[FloatArray] = []
     peak = np.max(c_all, axis=1)
-    bounds = np.searchsorted(subj, np.arange(n + 1))
-    for i in range(n):
-        a, b = bounds[i], bounds[i + 1]
-        tt = np.concatenate([g, t_ext[a:b]])
-        cc = np.concatenate([c_all[i], c_ext[a:b]])
-        o = np.argsort(tt, kind="stable")
-        times.append(tt[o])
-        conc.append(cc[o])
-        if b > a:
-            peak[i] = max(peak[i], float(np.max(c_ext[a:b])))
+    counts = np.bincount(subj, minlength=n)
+    width = g.size + int(counts.max(initial=0))
+    times = np.empty((n, width))
+    conc = np.empty((n, width))
+    times[:, : g.size] = g
+    conc[:, : g.size] = c_all
+    # extra columns: each subject's refined extrema, then padding (repeat of the last grid point)
+    rank = np.arange(subj.size) - np.searchsorted(subj, subj)
+    times[:, g.size :] = g[-1]
+    conc[:, g.size :] = c_all[:, -1:]
+    times[subj, g.size + rank] = t_ext
+    conc[subj, g.size + rank] = c_ext
+    o = np.argsort(times, axis=1, kind="stable")
+    times = np.take_along_axis(times, o, axis=1)
+    conc = np.take_along_axis(conc, o, axis=1)
+    if subj.size:
+        np.maximum.at(peak, subj, c_ext)
     auc = None
     if need_auc:
         auc = _gauss_auc(evaluate, n, events, auc_window_h or window_h, chunk)
@@ -216,38 +221,30 @@ def compute_time_above(
     prof: Profiles,
     level_mg_per_L: FloatArray,
     *,
-    points: int = 16,  # noqa: N803
+    points: int = 16,
 ) -> FloatArray:
     """Time (h) each subject spends at or above its ``level`` (mg/L) inside the window.
 
     Crossings are bracketed by one subdivision round and placed by linear interpolation
     (module docstring, step 3).
     """
-    n = len(prof.times)
+    n = prof.times.shape[0]
     lev = np.broadcast_to(np.asarray(level_mg_per_L, dtype=float), (n,))
-    total = np.zeros(n)
-    subj_l: list[int] = []
-    a_l: list[float] = []
-    b_l: list[float] = []
-    up_l: list[bool] = []
-    for i in range(n):
-        t, c = prof.times[i], prof.conc[i]
-        above = c >= lev[i]
-        both = above[:-1] & above[1:]
-        total[i] = float(np.sum(np.diff(t)[both]))
-        cross = np.flatnonzero(above[:-1] != above[1:])
-        subj_l += [i] * cross.size
-        a_l += t[cross].tolist()
-        b_l += t[cross + 1].tolist()
-        up_l += above[cross + 1].tolist()
-    if not subj_l:
-        return total
-    subj = np.asarray(subj_l, dtype=np.intp)
-    a, b, up = np.asarray(a_l), np.asarray(b_l), np.asarray(up_l)
+    t, c = prof.times, prof.conc
+    above = c >= lev[:, None]
+    both = above[:, :-1] & above[:, 1:]
+    total = np.sum(np.where(both, np.diff(t, axis=1), 0.0), axis=1)
+    subj_i, cross = np.nonzero(above[:, :-1] != above[:, 1:])
+    if subj_i.size == 0:
+        return np.asarray(total, dtype=np.float64)
+    subj = subj_i.astype(np.intp)
+    a, b = t[subj, cross], t[subj, cross + 1]
+    ca, cb = c[subj, cross], c[subj, cross + 1]
+    up = above[subj, cross + 1]
     k = np.arange(0, points + 2) / (points + 1)
     pts = a[:, None] + (b - a)[:, None] * k[None, :]
     inner = _evaluate_points(prof.evaluate, subj, pts[:, 1:-1], prof.chunk)
-    vals = np.column_stack([_endpoint(prof, subj, a), inner, _endpoint(prof, subj, b)])
+    vals = np.column_stack([ca, inner, cb])
     L = lev[subj][:, None]
     ab = vals >= L
     j = np.argmax(ab[:, :-1] != ab[:, 1:], axis=1)  # the sub-bracket with the crossing
@@ -259,12 +256,4 @@ def compute_time_above(
     tc = t0 + np.clip(frac, 0.0, 1.0) * (t1 - t0)
     part = np.where(up, b - tc, tc - a)
     np.add.at(total, subj, part)
-    return total
-
-
-def _endpoint(prof: Profiles, subj: npt.NDArray[np.intp], t: FloatArray) -> FloatArray:
-    out = np.empty(subj.size)
-    for r, (i, ti) in enumerate(zip(subj, t, strict=True)):
-        tt = prof.times[int(i)]
-        out[r] = prof.conc[int(i)][np.searchsorted(tt, ti)]
-    return out
+    return np.asarray(total, dtype=np.float64)

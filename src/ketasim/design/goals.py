@@ -72,11 +72,11 @@ class Goal:
                     f"--target {self.text!r}: concentration {v:g} mg/L must lie in "
                     f"[0, {MAX_TARGET_MG_PER_L:.3g}] mg/L (the plausibility limit)"
                 )
-        if self.low_mg_per_L is not None and self.high_mg_per_L is not None:
-            if not self.high_mg_per_L > self.low_mg_per_L:
-                raise ParameterError(
-                    f"--target {self.text!r}: the window's upper end must be above its lower end"
-                )
+        lo, hi = self.low_mg_per_L, self.high_mg_per_L
+        if lo is not None and hi is not None and not hi > lo:
+            raise ParameterError(
+                f"--target {self.text!r}: the window's upper end must be above its lower end"
+            )
         if not (math.isfinite(self.min_time_h) and self.min_time_h >= 0):
             raise ParameterError(f"--target {self.text!r}: the time must be >= 0")
 

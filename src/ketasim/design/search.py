@@ -325,10 +325,10 @@ def _grid(events: FloatArray, until_h: float, goal: Goal) -> FloatArray:
     step = min(1 / 60, until_h / 2000)
     k = max(2, math.ceil(until_h / step))
     post = np.asarray(_POST_DOSE_MIN) / 60
-    extra = [events, (events[:, None] + post[None, :]).ravel(), [0.0, until_h]]
+    extra = [events, (events[:, None] + post[None, :]).ravel(), np.array([0.0, until_h])]
     if goal.auc_window_h is not None:
-        extra.append(np.asarray(goal.auc_window_h))
-    g = np.unique(np.concatenate([np.linspace(0.0, until_h, k + 1), *map(np.ravel, extra)]))
+        extra.append(np.asarray(goal.auc_window_h, dtype=float))
+    g = np.unique(np.concatenate([np.linspace(0.0, until_h, k + 1), *extra]))
     return np.asarray(g[(g >= 0) & (g <= until_h)], dtype=np.float64)
 
 
