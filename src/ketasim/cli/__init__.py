@@ -26,7 +26,15 @@ from ketasim.notices import DISCLAIMER
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: command modules of this package, in the order ``--help`` lists them
-COMMANDS: tuple[str, ...] = ("simulate", "effects", "population", "tci", "design", "library", "demo")
+COMMANDS: tuple[str, ...] = (
+    "simulate",
+    "effects",
+    "population",
+    "tci",
+    "design",
+    "library",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
