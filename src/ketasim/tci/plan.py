@@ -360,7 +360,7 @@ def plan_tci(
     t_half_ke0_h : float, h, optional
         Only with ``ke0_source`` (a citation): a t1/2ke0 not in the library.
     output_step_h : float, h, optional
-        Step of the predicted curves (default: a tenth of the update interval, at most 1 min).
+        Step of the predicted curves (default: a quarter of the update interval, at most 1 min).
     predict : bool
         Re-simulate the plan through ``simulate`` (``predicted``, ``ce_mg_per_L``).
 
@@ -430,7 +430,7 @@ def plan_tci(
     regimen = _regimen(rates, d) if predict else None
     predicted = ce = None
     if predict and regimen is not None:
-        step = output_step_h or min(d / 10, 1 / 60)
+        step = output_step_h or min(d / 4, 1 / 60)
         k = max(1, math.ceil(duration_h / step - 1e-9))
         grid = np.linspace(0.0, duration_h, k + 1)
         predicted = simulate_regimen(
