@@ -64,19 +64,20 @@ def test_plasma_tci_hits_target_at_update_times_to_round_off():
 
 
 def test_effect_site_tci_never_above_and_holds_target():
-    spec = load_model("simons_2022")
+    spec = load_model("flint_2017")
     plan = plan_tci(
         spec,
         "150 ng/mL",
-        1.0,
+        0.75,
         Pump(10 / 3600),
         mode="effect",
         effect_model=OLOFSEN,
-        covariates={"WT": 70.0},
+        covariates={"WT": 10.0, "TAFD": 0.0},
+        output_step_h=5 / 3600,
     )
     ce = plan.ce_mg_per_L
     t = plan.predicted.time_h
-    assert ce.max() <= 0.15 * (1 + 1e-4)
+    assert ce.max() <= 0.15 * (1 + 1e-3)  # bounded at update times; 0.1 % between them
     reached = t[np.argmax(ce >= 0.15 * 0.99)]
     assert 0 < reached < 0.25
     assert np.max(np.abs(ce[t >= reached] / 0.15 - 1)) < 0.01
