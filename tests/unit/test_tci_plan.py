@@ -135,7 +135,7 @@ def test_pump_stops_when_target_drops():
     plan = plan_tci(spec, sched, 0.5, Pump(10 / 3600), covariates={"WT": 20.0})
     r = plan.rates_mg_per_h
     assert np.all(r >= 0)
-    k = int(round((10 / 60) / (10 / 3600)))
+    k = round((10 / 60) / (10 / 3600))
     assert r[k] == 0.0
     cp = plan.predicted.get_conc("ketamine", "mg/L")[0]
     t = plan.predicted.time_h
