@@ -14,7 +14,9 @@ BASE = ["--duration", "30 min", "--weight", "20 kg"]
 
 def _run(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     out = tmp_path / "plan.csv"
-    code = main(["tci", *argv, "--out", str(out), "--plot", str(tmp_path / "plan.png")], out=io.StringIO())
+    code = main(
+        ["tci", *argv, "--out", str(out), "--plot", str(tmp_path / "plan.png")], out=io.StringIO()
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and err[0].startswith("ketasim: error:"), err

@@ -9,6 +9,7 @@ dose.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -69,7 +70,13 @@ def _covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, Any]:
             raise ParameterError(f"--covariate-dist {item!r}: give mean,sd or mean,sd,low,high")
         covs[k] = TruncatedNormal(*parts)
     for name, cov in spec.covariates.items():
-        covs.setdefault(name, cov.reference)
+        if name not in covs:
+            covs[name] = cov.reference
+            print(
+                f"note: {name} not given; every simulated patient has the model's reference "
+                f"{cov.reference:g} {cov.unit}".rstrip(),
+                file=sys.stderr,
+            )
     return covs
 
 
