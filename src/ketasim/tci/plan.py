@@ -403,22 +403,28 @@ def plan_tci(
     sim_spec = effect.spec if effect is not None else spec
     start_h = np.arange(n, dtype=np.float64) * d
     c_k = schedule.get_conc_mg_per_L(start_h)
-    # unit response far enough past the end for the horizon of the rule (module docstring)
-    m_total = 2 * n + 4
-    unit = simulate_regimen(
-        sim_spec,
-        Regimen((Dose(amt=d, tinf_h=d),)),  # 1 mg/h over one update interval: amt = d mg
-        np.arange(m_total + 1, dtype=np.float64) * d,
-        covariates=covariates,
-        params=params,
-        keep_amounts=mode == "effect",
-    )
-    if mode == "effect":
-        assert effect is not None and unit.amounts is not None
-        h = np.asarray(unit.amounts[0, :, effect.cmt_index], dtype=float)
-    else:
-        h = np.asarray(unit.conc[analyte][0], dtype=float)
-    h = h[: _horizon(h, n) + 1]
+    # unit response far enough past the end for the horizon of the rule (module docstring):
+    # first N + 1 + max(64, N / 8) points; all 2 N + 4 when its peak comes later than that allows
+    m_total = n + 1 + max(64, n // 8)
+    while True:
+        unit = simulate_regimen(
+            sim_spec,
+            Regimen((Dose(amt=d, tinf_h=d),)),  # 1 mg/h over one update interval: amt = d mg
+            np.arange(m_total + 1, dtype=np.float64) * d,
+            covariates=covariates,
+            params=params,
+            keep_amounts=mode == "effect",
+        )
+        if mode == "effect":
+            assert effect is not None and unit.amounts is not None
+            h = np.asarray(unit.amounts[0, :, effect.cmt_index], dtype=float)
+        else:
+            h = np.asarray(unit.conc[analyte][0], dtype=float)
+        last = _horizon(h, n)
+        if last < m_total or m_total >= 2 * n + 4:
+            break
+        m_total = 2 * n + 4
+    h = h[: last + 1]
     rates = compute_tci_rates(h, c_k, pump.max_rate_mg_per_h)
     notes: list[str] = list(effect.notes if effect else ())
     limited = int(np.sum(rates >= pump.max_rate_mg_per_h))
