@@ -29,8 +29,8 @@ For the plasma of an IV mammillary model ``h`` peaks at ``j = 1``, so this is th
 ``Cp((k+1) d) = c_k`` (Shafer & Gregg 1992 [1]_, plasma). For the effect site ``h`` peaks at
 ``t_peak``: the first rate is the infusion whose *peak* effect-site concentration equals the
 target, then the pump coasts while Ce rises, and resumes to hold the peak at the target
-(Shafer & Gregg 1992 [1]_; Jacobs & Williams 1993 [2]_; Van Poucke, Bravo & Shafer 2004 [5]_
-compare it with plasma-limited variants). When the concentration is above the target (a lower
+(Shafer & Gregg 1992 [1]_; Jacobs & Williams 1993 [2]_; a variant that limits the plasma
+overshoot, Van Poucke, Bravo & Shafer 2004 [5]_, is not implemented). When the concentration is above the target (a lower
 target) the minimum is negative and the pump stops until it has fallen. Here the minimum is
 found in closed form (no search): ``m`` runs to ``N + 2 j_peak + 2``, beyond which the ratio only
 grows because ``h`` and every ``f`` decay (``h`` unimodal, checked). ``O(N^2)`` work, compiled.
@@ -47,14 +47,14 @@ References
    pharmacokinetic model-driven drug delivery. IEEE Trans Biomed Eng 1993;40:993-999 (DOI
    not verified); Jacobs JR. Algorithm for optimal linear model-based control with application
    to pharmacokinetic model-driven drug delivery. IEEE Trans Biomed Eng 1990;37:107-109.
-.. [3] Bailey JM. A technique for approximately maintaining constant plasma levels of
-   intravenous drugs. Anesthesiology 1993;78:116-123. doi:10.1097/00000542-199301000-00017
-   (concentration as the convolution of the infusion with the unit response).
-.. [4] Shafer SL, Siegel LC, Cooke JE, Scott JC. Testing computer-controlled infusion pumps by
-   simulation. Anesthesiology 1988;68:261-266 (Euler approximation error of pump models).
-.. [5] Van Poucke GE, Bravo LJB, Shafer SL. Target controlled infusions: targeting the effect
-   site while limiting peak plasma concentration. IEEE Trans Biomed Eng 2004;51:1869-1875.
-   doi:10.1109/TBME.2004.827935
+.. [3] Bailey JM. Anesthesiology 1993;78:116-123. doi:10.1097/00000542-199301000-00017
+   (abstract read: concentration as the convolution of the infusion with the unit response).
+.. [4] Shafer SL et al. Testing computer-controlled infusion pumps by simulation.
+   Anesthesiology 1988;68:261-266 (abstract read: Euler approximation error of pump models;
+   year and pages not verified here).
+.. [5] Van Poucke GE, Bravo LJB, Shafer SL. IEEE Trans Biomed Eng 2004;51(11).
+   doi:10.1109/TBME.2004.827935, PMID 15536889 (effect-site targeting with a limited plasma
+   overshoot; title and pages not verified here)
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ typing errors, not a safety limit: no target is called safe.
 
 References
 ----------
-.. [1] Idvall J, Ahlgren I, Aronsen KR, Stenberg P. Ketamine infusions: pharmacokinetics and
-   clinical effects. Br J Anaesth 1979;51:1167-1173. doi:10.1093/bja/51.12.1167 (Abstract:
-   stable plasma ketamine 9.3 +/- 0.8 umol/L).
+.. [1] Idvall J et al. Br J Anaesth 1979;51:1167. doi:10.1093/bja/51.12.1167 (Abstract:
+   stable plasma ketamine 9.3 +/- 0.8 umol/L during ketamine/N2O anaesthesia; as tabulated in
+   /work/shared/literature/observations.md row 9).
 """
 
 from __future__ import annotations
