@@ -69,7 +69,7 @@ def compute_response_matrix(
 def compute_reference_rates(
     A: FloatArray,
     target_mg_per_L: FloatArray,
-    max_rate_mg_per_h: float = math.inf,  # noqa: N803
+    max_rate_mg_per_h: float = math.inf,
 ) -> FloatArray:
     """Lexicographically largest rates with ``A r <= c`` after each update (module docstring).
 
