@@ -32,8 +32,9 @@ target, then the pump coasts while Ce rises, and resumes to hold the peak at the
 (Shafer & Gregg 1992 [1]_; Jacobs & Williams 1993 [2]_; a variant that limits the plasma
 overshoot, Van Poucke, Bravo & Shafer 2004 [5]_, is not implemented). When the concentration
 is above the target (a lower target) the minimum is negative and the pump stops until it has
-fallen. Here the minimum is found in closed form (no search): ``m`` runs to ``N + 2 j_peak + 2``, beyond which the ratio only
-grows because ``h`` and every ``f`` decay (``h`` unimodal, checked). ``O(N^2)`` work, compiled.
+fallen. Here the minimum is found in closed form (no search): ``m`` runs to
+``N + 2 j_peak + 2``, beyond which the ratio only grows because ``h`` and every ``f`` decay
+(``h`` unimodal, checked). ``O(N^2)`` work, compiled.
 
 Between update times the concentration is not constrained; the re-simulation of the plan
 (``TciPlan.predicted``) shows it, with every metabolite of the model.
