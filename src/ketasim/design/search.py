@@ -188,8 +188,9 @@ class DesignResult:
     probability : float
         The share asked for.
     found : tuple of (float, float) or None
-        Smallest and largest value (refined) whose attainment is >= ``probability``, within
-        the range; None when no candidate reaches it.
+        Ends (refined) of the first run of candidates whose attainment is >= ``probability``
+        (for a unimodal curve, the smallest and largest such value in the range); None when
+        no candidate reaches it.
     found_attainment : tuple of float
         Attainment at the two ``found`` values.
     n, seed : int
