@@ -20,7 +20,8 @@ from ketasim.individual import compute_individual_parameters
 from ketasim.io.nonmem_csv import read_nonmem_csv, write_nonmem_csv
 from ketasim.library import list_models, load_model, load_model_file
 from ketasim.notices import DISCLAIMER
-from ketasim.simulate import DatasetResult, RegimenResult, simulate_dataset, simulate_regimen
+from ketasim.results import Result
+from ketasim.simulate import simulate, simulate_dataset, simulate_regimen
 from ketasim.spec import ModelSpec, get_builtin_model
 
 __version__ = "0.1.0"
@@ -29,7 +30,6 @@ __all__ = [
     "DISCLAIMER",
     "Dataset",
     "DatasetError",
-    "DatasetResult",
     "Dose",
     "EventError",
     "KetasimError",
@@ -38,7 +38,7 @@ __all__ = [
     "ParameterError",
     "PlausibilityWarning",
     "Regimen",
-    "RegimenResult",
+    "Result",
     "SamplingSiteWarning",
     "SolverError",
     "UnitError",
@@ -49,6 +49,7 @@ __all__ = [
     "load_model",
     "load_model_file",
     "read_nonmem_csv",
+    "simulate",
     "simulate_dataset",
     "simulate_regimen",
     "write_nonmem_csv",

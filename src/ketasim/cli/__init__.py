@@ -33,6 +33,11 @@ COMMANDS: tuple[str, ...] = (
     "tci",
     "design",
     "library",
+    "compare_models",
+    "info",
+    "screen",
+    "run",
+    "app",
     "demo",
 )
 

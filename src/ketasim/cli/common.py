@@ -8,18 +8,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
 
 __all__ = [
     "UsageError",
     "add_regimen_args",
+    "format_model_line",
     "get_covariates",
+    "get_display_unit",
     "param_values",
     "parse_assignments",
     "plot_result",
     "print_rows",
     "print_summary",
+    "refuse_regimen_options",
     "resolve_model",
     "simulate_regimen_args",
 ]
@@ -30,9 +33,10 @@ from ketasim.errors import KetasimError, ModelError, UnitError
 from ketasim.events import Regimen
 from ketasim.library import list_models, load_model, load_model_file
 from ketasim.nca import compute_auc, compute_cmax
-from ketasim.simulate import RegimenResult, simulate_regimen
+from ketasim.results import Result
+from ketasim.simulate import simulate
 from ketasim.spec import BUILTIN_MODELS, ModelSpec, get_builtin_model
-from ketasim.units import to_unit
+from ketasim.units import CONC_UNITS, to_unit
 
 _COVARIATE_FLAGS = {"weight": ("WT", "kg"), "age": ("AGE", "yr")}
 
@@ -95,8 +99,8 @@ def param_values(spec: ModelSpec, raw: dict[str, str]) -> dict[str, float]:
 
 
 def simulate_regimen_args(
-    spec: ModelSpec, args: argparse.Namespace, params: dict[str, float]
-) -> RegimenResult:
+    spec: ModelSpec, args: argparse.Namespace, params: dict[str, float], unit: str = "ng/mL"
+) -> Result:
     if args.dose is None:
         raise UsageError("give a NONMEM DATA.csv file or a regimen with --dose")
     if spec.generic:
@@ -118,7 +122,72 @@ def simulate_regimen_args(
             f"--until/--step give {until / step:.0f} time points; use a coarser --step"
         )
     times = np.arange(0.0, until + step / 2, step)
-    return simulate_regimen(spec, regimen, times, covariates=covs, params=params)
+    weight = covs.get("WT")
+    if weight is None and args.weight is not None:
+        weight = to_unit(args.weight, "kg", what="--weight")
+    return simulate(
+        spec,
+        regimen,
+        times,
+        covariates=covs,
+        params=params,
+        unit=unit,
+        weight_kg=weight if "WT" not in spec.covariates else None,
+    )
+
+
+def get_display_unit(args: argparse.Namespace) -> str:
+    """The one concentration unit of a command's outputs (``--unit``; ``--molar`` = nmol/L)."""
+    unit = getattr(args, "unit", None)
+    molar = getattr(args, "molar", False)
+    if unit is not None and molar:
+        raise UsageError("give --unit or --molar, not both")
+    if molar:
+        return "nmol/L"
+    if unit is None:
+        return "ng/mL"
+    for u in CONC_UNITS:
+        if unit.replace(" ", "").lower() == u.lower():
+            return u
+    raise UsageError(f"--unit {unit!r} must be one of {', '.join(CONC_UNITS)}")
+
+
+_REGIMEN_OPTIONS = (
+    ("dose", None),
+    ("duration", None),
+    ("every", None),
+    ("until", None),
+    ("step", None),
+    ("weight", None),
+    ("age", None),
+    ("sex", None),
+    ("plot", None),
+)
+
+
+def refuse_regimen_options(args: argparse.Namespace, context: str) -> None:
+    """Every option is used or refused: regimen options make no sense ``context``."""
+    for name, default in _REGIMEN_OPTIONS:
+        if getattr(args, name, default) is not None:
+            raise UsageError(f"--{name} does not apply {context}: remove it")
+    for name in ("covariate", "interaction"):
+        if getattr(args, name, None):
+            raise UsageError(f"--{name} does not apply {context}: use dataset columns")
+    if getattr(args, "count", 1) != 1:
+        raise UsageError(f"--count does not apply {context}: use ADDL/II in the dataset")
+    if getattr(args, "route", "iv") != "iv":
+        raise UsageError(f"--route does not apply {context}: use a ROUTE or CMT column")
+
+
+def format_model_line(spec: ModelSpec) -> str:
+    """One header line naming the model, its source and its sampling site."""
+    text = f"model {spec.id}: {spec.name}"
+    if spec.citation:
+        text += f"; source: {spec.citation.format()}"
+    evidence = getattr(spec, "evidence", None)
+    if evidence:
+        text += f"; evidence: {evidence}"
+    return text + f"; sampling: {spec.sampling}"
 
 
 def get_covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, float]:
@@ -158,27 +227,32 @@ def get_covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, float
     return covs
 
 
-def print_summary(res: RegimenResult, unit: str, out: TextIO) -> None:
+def print_summary(res: Result, unit: str, out: TextIO) -> None:
     t = res.time_h
-    print(f"# {'analyte':<16} {'Cmax':>12} {'Tmax (h)':>10} {'AUC (' + unit + '*h)':>22}", file=out)
+    print(
+        f"# {'analyte':<16} {'Cmax (' + unit + ')':>16} {'Tmax (h)':>10} "
+        f"{'AUC (' + unit + '*h)':>22}",
+        file=out,
+    )
     for a in res.analytes:
         c = res.get_conc(a, unit)[0]
         cmax, tmax = compute_cmax(t, c)
         auc = compute_auc(t, c)
         print(
-            f"# {a:<16} {float(cmax.value):>12.4g} {float(tmax.value):>10.3g} "
+            f"# {a:<16} {float(cmax.value):>16.4g} {float(tmax.value):>10.3g} "
             f"{float(auc.value):>22.5g}",
             file=out,
         )
 
 
-def print_rows(header: list[str], rows: list[list[float]], out: TextIO) -> None:
+def print_rows(header: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO) -> None:
+    """Print a CSV table (numbers with 6 significant digits, text as given)."""
     print(",".join(header), file=out)
     for r in rows:
-        print(",".join(f"{x:.6g}" for x in r), file=out)
+        print(",".join(x if isinstance(x, str) else f"{x:.6g}" for x in r), file=out)
 
 
-def plot_result(res: RegimenResult, unit: str, path: str, title: str) -> None:
+def plot_result(res: Result, unit: str, path: str, title: str) -> None:
     from ketasim.plotting import new_concentration_figure, save_concentration_figure
 
     fig, axes = new_concentration_figure()
@@ -196,6 +270,7 @@ def plot_result(res: RegimenResult, unit: str, path: str, title: str) -> None:
         unit,
         float(allc.max(initial=0.0)),
         float(pos.min()) if pos.size else 0.0,
+        provenance=format_model_line(res.spec),
     )
 
 
@@ -212,6 +287,10 @@ def add_regimen_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--sex", help="male or female")
     s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
     s.add_argument("--molar", action="store_true", help="concentrations in nmol/L")
+    s.add_argument(
+        "--unit",
+        help="concentration unit of every output: " + ", ".join(CONC_UNITS) + " (default ng/mL)",
+    )
     s.add_argument("--plot", metavar="FILE.png")
     s.add_argument(
         "--interaction",
