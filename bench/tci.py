@@ -33,7 +33,7 @@ import numpy as np
 
 from ketasim.events import Dose, Regimen
 from ketasim.library import load_model
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.tci import Pump, get_effect_site, plan_tci
 from ketasim.tci.reference import compute_reference_rates, compute_response_matrix
 
@@ -148,7 +148,7 @@ def main():
         reg = opentiva_regimen(p)
         grid_s = conc[:, 0]
         sim_spec = site.spec if effect else spec
-        res = simulate_regimen(
+        res = simulate(
             sim_spec, reg, grid_s / 3600, covariates={"WT": WEIGHT_KG}, keep_amounts=effect
         )
         ours_of_theirs = res.amounts[0, :, site.cmt_index] if effect else res.conc["ketamine"][0]

@@ -10,7 +10,7 @@ from ketasim.design import DesignSpace, find_regimen, parse_goal, sample_virtual
 from ketasim.events import Regimen
 from ketasim.library import load_model
 from ketasim.population import TruncatedNormal, simulate_population
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 
 HERD = load_model("herd_2007")
 COV = {"WT": TruncatedNormal(30.0, 10.0, 10.8, 74.8)}
@@ -80,7 +80,7 @@ def test_same_patients_as_simulate_population():
     reg = Regimen.from_quantities("1 mg/kg", duration="10 min")
     pop = simulate_population(HERD, reg, times, 50, seed=3, covariates=COV, progress=False)
     vp = sample_virtual_patients(HERD, 50, 3, COV)
-    res = simulate_regimen(HERD, reg, times, covariates=vp.covariates, etas=vp.etas)
+    res = simulate(HERD, reg, times, covariates=vp.covariates, etas=vp.etas)
     cmax = res.conc["ketamine"].max(axis=1)
     assert np.allclose(cmax, pop.summaries["ketamine"]["cmax_mg_per_L"], rtol=1e-12, atol=0)
     assert np.allclose(vp.covariates["WT"], pop.covariates["WT"], rtol=0, atol=0)

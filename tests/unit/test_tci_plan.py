@@ -9,7 +9,7 @@ import pytest
 
 from ketasim.errors import ModelError, ParameterError
 from ketasim.library import list_models, load_model
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.tci import (
     TCI_NOTICE,
     Pump,
@@ -47,7 +47,7 @@ def test_plasma_tci_within_1pct_after_first_update_every_iv_model(model_id):
     plan = plan_tci(spec, "150 ng/mL", 0.5, pump, covariates=_covariates(spec), predict=False)
     # the plan re-simulated through simulate (a fresh call), 3 points per update interval
     grid = np.linspace(0, 0.5, 541)
-    res = simulate_regimen(spec, plan.regimen, grid, covariates=_covariates(spec))
+    res = simulate(spec, plan.regimen, grid, covariates=_covariates(spec))
     cp = res.get_conc(plan.analyte, "mg/L")[0]
     after = grid >= pump.update_h
     assert np.max(np.abs(cp[after] / 0.15 - 1)) < 0.01

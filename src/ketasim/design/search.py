@@ -39,7 +39,7 @@ from ketasim.notices import DISCLAIMER
 from ketasim.pd import get_matching_analyte
 from ketasim.plausibility import check_validity_range
 from ketasim.population import CovariateTable
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
 from ketasim.units import parse_quantity, to_unit
 
@@ -260,7 +260,7 @@ class _Population:
 
         def evaluate(times: FloatArray, sl: slice) -> FloatArray:
             etas, covs = self.vp.take(sl)
-            res = simulate_regimen(
+            res = simulate(
                 self.spec,
                 regimen,
                 times,

@@ -1,7 +1,7 @@
 """Target-controlled infusion (TCI) plans for a simulated patient: plasma or effect-site targets.
 
 Owns the TCI algorithm and the :class:`TciPlan` it returns. For simulation, not pump control
-(:data:`~ketasim.tci.pump.TCI_NOTICE`). It calls :func:`ketasim.simulate.simulate_regimen`
+(:data:`~ketasim.tci.pump.TCI_NOTICE`). It calls :func:`ketasim.simulate.simulate`
 (twice: unit responses, then the plan), never the solver.
 
 Algorithm
@@ -71,7 +71,8 @@ import numpy.typing as npt
 from ketasim.errors import ModelError, ParameterError
 from ketasim.events import Dose, Regimen
 from ketasim.library.effects import EffectModel
-from ketasim.simulate import RegimenResult, simulate_regimen
+from ketasim.results import Result
+from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
 from ketasim.tci.effect_site import EffectSite, get_effect_site
 from ketasim.tci.pump import TCI_NOTICE, Pump
@@ -187,7 +188,7 @@ class TciPlan:
     rates_mg_per_h : (N,) array, mg/h
     target_mg_per_L : (N,) array, mg/L
         Target in force at each update.
-    predicted : RegimenResult or None
+    predicted : Result or None
         Re-simulation of ``regimen`` on ``time_h`` (every analyte, mg/L).
     ce_mg_per_L : (T,) array, mg/L, or None
         Effect-site concentration on ``predicted.time_h`` (when a t1/2ke0 is known).
@@ -206,7 +207,7 @@ class TciPlan:
     start_h: FloatArray
     rates_mg_per_h: FloatArray
     target_mg_per_L: FloatArray  # noqa: N815 - unit suffix per STYLE.md §3
-    predicted: RegimenResult | None
+    predicted: Result | None
     ce_mg_per_L: FloatArray | None  # noqa: N815
     effect: EffectSite | None
     notes: tuple[str, ...] = ()
@@ -408,7 +409,7 @@ def plan_tci(
     # first N + 1 + max(64, N / 8) points; all 2 N + 4 when its peak comes later than that allows
     m_total = n + 1 + max(64, n // 8)
     while True:
-        unit = simulate_regimen(
+        unit = simulate(
             sim_spec,
             Regimen((Dose(amt=d, tinf_h=d),)),  # 1 mg/h over one update interval: amt = d mg
             np.arange(m_total + 1, dtype=np.float64) * d,
@@ -440,7 +441,7 @@ def plan_tci(
         step = output_step_h or min(d / 4, 1 / 60)
         k = max(1, math.ceil(duration_h / step - 1e-9))
         grid = np.linspace(0.0, duration_h, k + 1)
-        predicted = simulate_regimen(
+        predicted = simulate(
             sim_spec,
             regimen,
             grid,

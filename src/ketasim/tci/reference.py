@@ -22,7 +22,7 @@ from scipy import optimize
 
 from ketasim.errors import SolverError
 from ketasim.events import Dose, Regimen
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
 
 __all__ = ["compute_reference_rates", "compute_response_matrix"]
@@ -49,7 +49,7 @@ def compute_response_matrix(
     A = np.zeros((horizon, n))
     for k in range(n):
         reg = Regimen((Dose(amt=update_h, time_h=k * update_h, tinf_h=update_h),))
-        res = simulate_regimen(
+        res = simulate(
             spec,
             reg,
             times,
