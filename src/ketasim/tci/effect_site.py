@@ -153,7 +153,26 @@ def _suggest(analyte: str) -> str:
     return f"give --effect-model with a published t1/2ke0 for {analyte}: {listed}"
 
 
+_CACHE: dict[tuple[int, str, float, str], tuple[ModelSpec, EffectSite]] = {}
+
+
 def _with_effect_cmt(
+    spec: ModelSpec, central: str, t_half_h: float, source: str, notes: tuple[str, ...]
+) -> EffectSite:
+    # NOTE: the same augmented model object is returned for the same inputs, so that what
+    # simulate caches per model (binding, compilation) is reused by repeated plans
+    key = (id(spec), central, float(t_half_h), source + "|".join(notes))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    site = _build_effect_cmt(spec, central, t_half_h, source, notes)
+    if len(_CACHE) >= 32:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = (spec, site)
+    return site
+
+
+def _build_effect_cmt(
     spec: ModelSpec, central: str, t_half_h: float, source: str, notes: tuple[str, ...]
 ) -> EffectSite:
     ke0 = compute_ke0_per_h(t_half_h)
