@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 import pytest
 
-from ketasim.errors import ModelError, ParameterError
+from ketasim.errors import ModelError, ParameterError, SamplingSiteWarning
 from ketasim.library import list_models, load_model
 from ketasim.simulate import simulate
 from ketasim.tci import (
@@ -216,3 +217,25 @@ def test_compute_rates_one_compartment_closed_form():
 def test_duration_not_whole_number_of_updates_refused():
     with pytest.raises(ParameterError, match="whole number"):
         plan_tci(load_model("herd_2007"), 1.0, 0.5, Pump(7 / 3600), covariates={"WT": 20.0})
+
+
+@pytest.mark.parametrize("model_id", IV_MODELS)
+def test_effect_site_tci_within_1pct_once_reached_every_iv_model(model_id):
+    spec = load_model(model_id)
+    # Olofsen's t1/2ke0 is arterial: a venous PK model must warn (and still plan)
+    venous = spec.sampling == "venous"
+    with pytest.warns(SamplingSiteWarning) if venous else contextlib.nullcontext():
+        plan = plan_tci(
+            spec,
+            "150 ng/mL",
+            40 / 60,
+            Pump(10 / 3600),
+            mode="effect",
+            effect_model=OLOFSEN,
+            covariates=_covariates(spec),
+            output_step_h=10 / 3600,
+        )
+    ce, t = plan.ce_mg_per_L, plan.predicted.time_h
+    reached = t[np.argmax(ce >= 0.15 * 0.99)]
+    assert 0 < reached < 0.5
+    assert np.max(np.abs(ce[t >= reached] / 0.15 - 1)) < 0.01
