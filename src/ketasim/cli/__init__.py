@@ -31,6 +31,8 @@ COMMANDS: tuple[str, ...] = (
     "simulate",
     "effects",
     "population",
+    "tci",
+    "design",
     "library",
     "compare_models",
     "info",
