@@ -55,9 +55,13 @@ def cmd_tci(args: argparse.Namespace, out: TextIO) -> int:
     duration_h = to_unit(args.duration, "h", what="--duration")
     if duration_h <= 0:
         raise UsageError(f"--duration {args.duration!r} must be > 0")
-    covs = get_covariates(spec, args)
+    resolved = get_covariates(spec, args)
+    covs = dict(resolved.values)
     pump = Pump.from_quantities(
-        update=args.update, max_rate=args.max_rate, syringe=args.syringe, weight_kg=covs.get("WT")
+        update=args.update,
+        max_rate=args.max_rate,
+        syringe=args.syringe,
+        weight_kg=covs.get("WT", resolved.weight_kg),
     )
     step_h = to_unit(args.step, "h", what="--step") if args.step else None
     if step_h is not None and not step_h > 0:
