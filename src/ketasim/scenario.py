@@ -3,10 +3,11 @@
 Owns the strict schema of a scenario (every key known, every type and unit checked, sizes
 bounded), reading it (:func:`load_scenario`, :func:`load_scenario_text`), writing it back
 (:meth:`Scenario.to_toml`, which :func:`load_scenario_text` reads to an equal object), and turning
-its people-facing parts into library objects: :func:`get_regimen` (a :class:`~ketasim.events.Regimen`)
-and :func:`get_covariates` (a model's covariates from the patient, with notes on what was
-assumed). It deliberately does not simulate: :mod:`ketasim.report.comparison` does, for the CLI
-(``ketasim run``), the app and reports alike, so all three show the same numbers.
+its people-facing parts into library objects: :func:`get_regimen` (a
+:class:`~ketasim.events.Regimen`) and :func:`get_covariates` (a model's covariates from the
+patient, with notes on what was assumed). It deliberately does not simulate:
+:mod:`ketasim.report.comparison` does, for the CLI (``ketasim run``), the app and reports
+alike, so all three show the same numbers.
 
 Format (``schema = "ketasim.scenario/1"``)::
 
@@ -430,7 +431,7 @@ class _Reader:
         self.keys(d, where, {"dose", "route", "duration"})
         dose = self.text(d, "dose", where, None)
         if dose is None:
-            raise self.err(where, "dose", "is required (e.g. dose = \"0.5 mg/kg\")")
+            raise self.err(where, "dose", 'is required (e.g. dose = "0.5 mg/kg")')
         return DosePart(
             dose=dose,
             route=self.text(d, "route", where, "iv"),
@@ -441,9 +442,19 @@ class _Reader:
         if not isinstance(d, dict):
             raise ScenarioError(f"{self.source}: {where} must be a table")
         allowed = {
-            "label", "model", "dose", "route", "duration", "every", "count", "weekdays",
-            "weeks", "start", "loading", "covariates",
-        }  # fmt: skip
+            "label",
+            "model",
+            "dose",
+            "route",
+            "duration",
+            "every",
+            "count",
+            "weekdays",
+            "weeks",
+            "start",
+            "loading",
+            "covariates",
+        }
         self.keys(d, where, allowed)
         for key in ("model", "dose"):
             if key not in d:

@@ -45,14 +45,43 @@ __all__ = ["POOL", "make_server"]
 POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ketasim-app")
 
 _SLOT_FIELDS = (
-    "on", "label", "model", "dose", "dose_unit", "route", "dur", "dur_unit", "sched", "every",
-    "every_unit", "count", "days", "weeks", "start", "load_on", "load_dose", "load_unit",
-    "load_route", "load_dur", "load_dur_unit", "cov",
-)  # fmt: skip
+    "on",
+    "label",
+    "model",
+    "dose",
+    "dose_unit",
+    "route",
+    "dur",
+    "dur_unit",
+    "sched",
+    "every",
+    "every_unit",
+    "count",
+    "days",
+    "weeks",
+    "start",
+    "load_on",
+    "load_dose",
+    "load_unit",
+    "load_route",
+    "load_dur",
+    "load_dur_unit",
+    "cov",
+)
 _FIELDS = (
-    "title", "weight", "age", "sex", "covariates", "drugs", "conditions", "until", "step",
-    "seed", "pop_n", "unit",
-)  # fmt: skip
+    "title",
+    "weight",
+    "age",
+    "sex",
+    "covariates",
+    "drugs",
+    "conditions",
+    "until",
+    "step",
+    "seed",
+    "pop_n",
+    "unit",
+)
 _NUMERIC = {"weight", "age", "until", "step", "seed", "pop_n"} | {
     f"r{k}_{n}"
     for k in range(1, MAX_REGIMENS + 1)
@@ -136,15 +165,13 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             same = same and s.grid == comp.scenario.grid and s.seed == comp.scenario.seed
             return res if same else None
 
-        # --- model pickers and routes -----------------------------------------------------------
+        # --- model pickers and routes -------------------------------------------------------------
         @reactive.effect
         def _filter_models() -> None:
             ranked = get_matching_models(
                 input.f_drug() or None, input.f_route() or None, input.f_pop() or None
             )
-            choices = {
-                m.id: m.id if ok else f"{m.id} (outside the filter)" for m, ok in ranked
-            }
+            choices = {m.id: m.id if ok else f"{m.id} (outside the filter)" for m, ok in ranked}
             for k in range(1, MAX_REGIMENS + 1):
                 with reactive.isolate():
                     cur = input[slot_id(k, "model")]()
@@ -182,7 +209,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
         for k in range(1, MAX_REGIMENS + 1):
             route_updater(k)
 
-        # --- plots ---------------------------------------------------------------------------------
+        # --- plots --------------------------------------------------------------------------------
         def figure(comp: Comparison | None, pop: list[PopulationResult] | None) -> dict[str, Any]:
             if comp is None:
                 return {"data": [], "layout": {"yaxis": {"type": "linear"}}, "config": {}}
@@ -208,7 +235,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             fig = figure(comp if pop is not None else None, pop)
             await session.send_custom_message("ketasim-plot", {"id": "pop_plot", "figure": fig})
 
-        # --- tables and panels ------------------------------------------------------------------
+        # --- tables and panels --------------------------------------------------------------------
         @render.ui
         def status() -> Any:
             comp, err = comparison_or_error()
@@ -240,7 +267,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             )
             return panels.get_model_panel(ranked)
 
-        # --- monograph and safety screen ------------------------------------------------------
+        # --- monograph and safety screen ----------------------------------------------------------
         @render.ui
         def monograph_panel() -> Any:
             try:
@@ -265,7 +292,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
                 return ui.div({"class": "ks-error", "id": "screen_error"}, str(exc))
             return reference.get_screen_panel(result)
 
-        # --- population ----------------------------------------------------------------------------
+        # --- population ---------------------------------------------------------------------------
         @reactive.extended_task
         async def pop_task(
             comp: Comparison, n: int
@@ -351,7 +378,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
                 f"seeds {', '.join(str(r.seed) for r in res)}, in {elapsed:.1f} s.",
             )
 
-        # --- scenario upload -----------------------------------------------------------------------
+        # --- scenario upload ----------------------------------------------------------------------
         @reactive.effect
         @reactive.event(input.upload)
         def _upload() -> None:
@@ -362,8 +389,11 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             name = str(f.get("name", "scenario"))
             if int(f.get("size", 0)) > MAX_SCENARIO_BYTES:
                 upload_msg.set(
-                    ("error", f"{name}: {f.get('size')} bytes; a scenario is at most "
-                              f"{MAX_SCENARIO_BYTES} bytes")  # fmt: skip
+                    (
+                        "error",
+                        f"{name}: {f.get('size')} bytes; a scenario is at most "
+                        f"{MAX_SCENARIO_BYTES} bytes",
+                    )
                 )
                 return
             with Path(f["datapath"]).open("rb") as fh:
@@ -416,7 +446,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             cls = "ks-error" if kind == "error" else "ks-note"
             return ui.div({"class": cls, "id": "upload_msg"}, msg)
 
-        # --- downloads -------------------------------------------------------------------------------
+        # --- downloads ----------------------------------------------------------------------------
         def need_comparison() -> Comparison:
             comp, err = comparison_or_error()
             if comp is None:
@@ -437,9 +467,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             comp = need_comparison()
             pop = current_population(comp)
             loop = asyncio.get_running_loop()
-            yield await loop.run_in_executor(
-                POOL, lambda: get_report_html(comp, population=pop)
-            )
+            yield await loop.run_in_executor(POOL, lambda: get_report_html(comp, population=pop))
 
         @render.download_button(filename="ketasim-summary.csv", media_type="text/csv")
         def dl_csv() -> Any:
@@ -460,8 +488,6 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             comp = need_comparison()
             pop = current_population(comp)
             loop = asyncio.get_running_loop()
-            yield await loop.run_in_executor(
-                POOL, lambda: get_comparison_png(comp, population=pop)
-            )
+            yield await loop.run_in_executor(POOL, lambda: get_comparison_png(comp, population=pop))
 
     return server

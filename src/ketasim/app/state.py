@@ -342,9 +342,7 @@ def get_safety_profile(patient: Patient) -> Any:
     kw: dict[str, Any] = {"cardiovascular": []}
     for c in patient.conditions:
         if c not in CONDITIONS:
-            raise ScenarioError(
-                f"condition {c!r} is not known; use one of {', '.join(CONDITIONS)}"
-            )
+            raise ScenarioError(f"condition {c!r} is not known; use one of {', '.join(CONDITIONS)}")
         key, _, level = c.partition(":")
         if key == "cardiovascular":
             kw["cardiovascular"].append(level)

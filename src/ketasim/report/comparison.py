@@ -12,7 +12,8 @@ every front end displays, so that they agree to the last digit:
 - the risk summary against every published zone and effect model (:func:`compute_risk_summary`),
   interaction ratios for the patient's drugs (:mod:`ketasim.interactions`) and every note and
   warning, as text;
-- population bands (:func:`compute_population_bands`, :func:`ketasim.population.simulate_population`).
+- population bands (:func:`compute_population_bands`, through
+  :func:`ketasim.population.simulate_population`).
 
 It deliberately contains no pharmacokinetics: it calls ``simulate``, ``nca`` and
 ``risk``. A dose the plausibility guard warns about is refused here (:class:`ParameterError`
@@ -39,12 +40,12 @@ from ketasim.nca import compute_auc, compute_cmax
 from ketasim.notices import DISCLAIMER
 from ketasim.plausibility import check_validity_range
 from ketasim.population import PopulationResult, simulate_population
+from ketasim.results import Result
 from ketasim.risk import RiskSummary, compute_risk_summary, compute_time_in_band
 from ketasim.scenario import RegimenSpec, Scenario, get_covariates, get_regimen
-from ketasim.results import Result
 from ketasim.simulate import simulate
-from ketasim.units import get_conc_factor as _unit_factor
 from ketasim.spec import ModelSpec
+from ketasim.units import get_conc_factor as _unit_factor
 
 __all__ = [
     "MAX_POPULATION_N",
@@ -239,9 +240,7 @@ def _dose_starts_h(regimen: Regimen) -> FloatArray:
     )
 
 
-def _summaries(
-    label: str, fine: Result, regimen: Regimen, unit: str
-) -> tuple[AnalyteSummary, ...]:
+def _summaries(label: str, fine: Result, regimen: Regimen, unit: str) -> tuple[AnalyteSummary, ...]:
     t = fine.time_h
     starts = _dose_starts_h(regimen)
     starts = starts[starts <= t[-1]]
@@ -342,9 +341,7 @@ def _run_arm(scenario: Scenario, reg: RegimenSpec) -> Arm:
 
 def _matching_modifiers(drug_names: Sequence[str]) -> list[Modifier]:
     wanted = [d.strip().lower() for d in drug_names if d.strip()]
-    return [
-        m for m in list_modifiers() if any(w and w in m.perpetrator.lower() for w in wanted)
-    ]
+    return [m for m in list_modifiers() if any(w and w in m.perpetrator.lower() for w in wanted)]
 
 
 def _interactions(arms: Sequence[Arm], drug_names: Sequence[str]) -> list[InteractionRow]:
@@ -356,18 +353,35 @@ def _interactions(arms: Sequence[Arm], drug_names: Sequence[str]) -> list[Intera
             except KetasimError as exc:
                 out.append(
                     InteractionRow(
-                        a.spec.label, mod.id, mod.perpetrator, "", "", float("nan"),
-                        float("nan"), float("nan"), "", mod.source, note=str(exc),
-                    )  # fmt: skip
+                        a.spec.label,
+                        mod.id,
+                        mod.perpetrator,
+                        "",
+                        "",
+                        float("nan"),
+                        float("nan"),
+                        float("nan"),
+                        "",
+                        mod.source,
+                        note=str(exc),
+                    )
                 )
                 continue
             for r in rows:
                 out.append(
                     InteractionRow(
-                        a.spec.label, mod.id, mod.perpetrator, r.analyte, r.metric, r.ratio,
-                        r.baseline, r.adjusted, r.unit, mod.source,
+                        a.spec.label,
+                        mod.id,
+                        mod.perpetrator,
+                        r.analyte,
+                        r.metric,
+                        r.ratio,
+                        r.baseline,
+                        r.adjusted,
+                        r.unit,
+                        mod.source,
                         note="published ratio applied to this summary only; curves unadjusted",
-                    )  # fmt: skip
+                    )
                 )
     return out
 
