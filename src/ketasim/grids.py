@@ -11,8 +11,9 @@ shows the same curves and computes the same summaries:
   the last dose + 24 h, 1,000 steps) that also contains every event time, so that a plotted
   curve never cuts off a peak at the end of an infusion.
 - :func:`get_summary_grid`: a fine grid for exposure summaries (Cmax, Tmax, AUC, time in a
-  band): every event time on a lattice whose step is a power of two (at most 1/32 h). Summaries taken on it do not depend on the
-  display step; the NOTE in :func:`get_summary_grid` states the accuracy.
+  band): every event time on a lattice whose step is a power of two (at most 1/32 h).
+  Summaries taken on it do not depend on the display step; the NOTE in
+  :func:`get_summary_grid` states the accuracy.
 
 It deliberately does not simulate or compute summaries: callers pass the grid to
 :func:`ketasim.simulate.simulate` and to :mod:`ketasim.nca`.
