@@ -187,3 +187,22 @@ def test_run_output_equal_to_scenario_refused(
     assert main(["run", str(sc), "--out", str(sc)], out=io.StringIO()) == 2
     assert sc.read_bytes() == before
     assert "--out" in capsys.readouterr().err
+
+
+def test_refusal_holds_when_comparisons_run_in_threads() -> None:
+    # the app computes comparisons in a thread pool: warning capture must not race
+    from concurrent.futures import ThreadPoolExecutor
+
+    bad = Scenario((RegimenSpec("huge", "herd_2007", "1000000 mg"),), Patient(weight="20 kg"))
+    good = Scenario((RegimenSpec("ok", "herd_2007", "1 mg/kg"),), Patient(weight="20 kg"))
+
+    def run(s: Scenario) -> str:
+        try:
+            compute_comparison(s)
+        except ParameterError as exc:
+            return str(exc)
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(run, [bad, good] * 8))
+    assert all("refused" in g for g in got[0::2]) and all(g == "ok" for g in got[1::2])

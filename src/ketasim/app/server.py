@@ -39,10 +39,12 @@ from ketasim.report.comparison import (
 )
 from ketasim.scenario import MAX_REGIMENS, MAX_SCENARIO_BYTES, Scenario, load_scenario_bytes
 
-__all__ = ["POOL", "make_server"]
+__all__ = ["COMPARE_POOL", "POOL", "make_server"]
 
 #: shared by every session: population runs and report rendering, off the event loop
 POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ketasim-app")
+#: comparisons (typical-subject runs), off the event loop and apart from population runs
+COMPARE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ketasim-compare")
 
 _SLOT_FIELDS = (
     "on",
@@ -147,14 +149,18 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
                 return None, str(exc)
 
         @reactive.calc
-        def comparison_or_error() -> tuple[Comparison | None, str]:
+        async def comparison_or_error() -> tuple[Comparison | None, str]:
+            # NOTE: in a thread, so a slow model (transit chains: seconds) never blocks the
+            # event loop that serves every other session
             s, err = scenario_or_error()
             if s is None:
                 return None, err
+            loop = asyncio.get_running_loop()
             try:
-                return compute_comparison(s), ""
+                comp = await loop.run_in_executor(COMPARE_POOL, compute_comparison, s)
             except KetasimError as exc:
                 return None, str(exc)
+            return comp, ""
 
         def current_population(comp: Comparison | None) -> list[PopulationResult] | None:
             got = pop_data()
@@ -224,40 +230,42 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
 
         @reactive.effect
         async def _draw() -> None:
-            comp, _ = comparison_or_error()
+            comp, _ = await comparison_or_error()
             fig = figure(comp, current_population(comp))
             await session.send_custom_message("ketasim-plot", {"id": "conc_plot", "figure": fig})
 
         @reactive.effect
         async def _draw_pop() -> None:
-            comp, _ = comparison_or_error()
+            comp, _ = await comparison_or_error()
             pop = current_population(comp)
             fig = figure(comp if pop is not None else None, pop)
             await session.send_custom_message("ketasim-plot", {"id": "pop_plot", "figure": fig})
 
         # --- tables and panels --------------------------------------------------------------------
         @render.ui
-        def status() -> Any:
-            comp, err = comparison_or_error()
+        async def status() -> Any:
+            comp, err = await comparison_or_error()
             if comp is None:
                 return ui.div({"class": "ks-error", "id": "error"}, err)
             return panels.get_notes(comp)
 
         @render.ui
-        def summary_table() -> Any:
-            comp, _ = comparison_or_error()
+        async def summary_table() -> Any:
+            comp, _ = await comparison_or_error()
             return ui.div() if comp is None else panels.get_summary_table(comp)
 
         @render.ui
-        def interaction_table() -> Any:
-            comp, _ = comparison_or_error()
+        async def interaction_table() -> Any:
+            comp, _ = await comparison_or_error()
             return ui.div() if comp is None else panels.get_interaction_table(comp)
 
         @render.ui
-        def risk_panel() -> Any:
-            comp, err = comparison_or_error()
+        async def risk_panel() -> Any:
+            comp, err = await comparison_or_error()
             if comp is None:
                 return ui.div({"class": "ks-error"}, err)
+            loop = asyncio.get_running_loop()  # NOTE: the risk summary is computed on first use
+            await loop.run_in_executor(COMPARE_POOL, lambda: [a.risk for a in comp.arms])
             return panels.get_risk_panel(comp)
 
         @render.ui
@@ -306,8 +314,8 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
 
         @reactive.effect
         @reactive.event(input.pop_run)
-        def _start_population() -> None:
-            comp, err = comparison_or_error()
+        async def _start_population() -> None:
+            comp, err = await comparison_or_error()
             pop_error.set("")
             if comp is None:
                 pop_error.set(f"fix the regimens first: {err}")
@@ -343,7 +351,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             pop_data.set(None)
 
         @render.ui
-        def pop_status() -> Any:
+        async def pop_status() -> Any:
             if pop_error():
                 return ui.div({"class": "ks-error", "id": "pop_error"}, pop_error())
             if pop_task.status() == "running":
@@ -362,7 +370,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
                         f"{done} of {total} done, {elapsed:.1f} s"
                     ),
                 )
-            comp, _ = comparison_or_error()
+            comp, _ = await comparison_or_error()
             got = pop_data()
             if got is None:
                 return ui.div({"class": "ks-note"}, "No population run yet.")
@@ -447,8 +455,8 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             return ui.div({"class": cls, "id": "upload_msg"}, msg)
 
         # --- downloads ----------------------------------------------------------------------------
-        def need_comparison() -> Comparison:
-            comp, err = comparison_or_error()
+        async def need_comparison() -> Comparison:
+            comp, err = await comparison_or_error()
             if comp is None:
                 raise KetasimError(err)
             return comp
@@ -464,28 +472,28 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
         async def dl_report() -> Any:
             from ketasim.report.html import get_report_html
 
-            comp = need_comparison()
+            comp = await need_comparison()
             pop = current_population(comp)
             loop = asyncio.get_running_loop()
             yield await loop.run_in_executor(POOL, lambda: get_report_html(comp, population=pop))
 
         @render.download_button(filename="ketasim-summary.csv", media_type="text/csv")
-        def dl_csv() -> Any:
+        async def dl_csv() -> Any:
             from ketasim.report.tables import get_summary_csv
 
-            yield get_summary_csv(need_comparison())
+            yield get_summary_csv(await need_comparison())
 
         @render.download_button(filename="ketasim-curves.csv", media_type="text/csv")
-        def dl_curves() -> Any:
+        async def dl_curves() -> Any:
             from ketasim.report.tables import get_curves_csv
 
-            yield get_curves_csv(need_comparison())
+            yield get_curves_csv(await need_comparison())
 
         @render.download_button(filename="ketasim-figure.png", media_type="image/png")
         async def dl_png() -> Any:
             from ketasim.report.figures import get_comparison_png
 
-            comp = need_comparison()
+            comp = await need_comparison()
             pop = current_population(comp)
             loop = asyncio.get_running_loop()
             yield await loop.run_in_executor(POOL, lambda: get_comparison_png(comp, population=pop))

@@ -23,6 +23,7 @@ with the guard's message), so that no front end shows numbers for a likely unit 
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,11 @@ FloatArray = npt.NDArray[np.float64]
 
 #: largest population the app and ``ketasim run`` simulate per regimen (subjects)
 MAX_POPULATION_N = 20_000
+
+# NOTE: ``warnings.catch_warnings`` swaps process-wide state (Python 3.11), so two threads
+# capturing at once could lose each other's warnings, and with them the plausibility refusal.
+# Every capture here holds this lock (the app runs comparisons in threads).
+_WARNINGS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,7 @@ class Arm:
 
     @functools.cached_property
     def _risk(self) -> tuple[RiskSummary, tuple[str, ...]]:
-        with warnings.catch_warnings(record=True) as caught:
+        with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             risk = compute_risk_summary(self.fine)
         return risk, tuple(dict.fromkeys(str(w.message) for w in caught))
@@ -302,7 +308,7 @@ def _run_arm(scenario: Scenario, reg: RegimenSpec) -> Arm:
     covs, cov_notes = get_covariates(spec, scenario.patient, reg)
     notes += cov_notes
     until_h, step_h = scenario.grid.get_until_h(), scenario.grid.get_step_h()
-    with warnings.catch_warnings(record=True) as caught:
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         age = scenario.patient.get_age_yr()
         check_validity_range(
@@ -448,19 +454,19 @@ def compute_population_bands(
     base = comparison.scenario.seed if seed is None else seed
     out: list[PopulationResult] = []
     for i, arm in enumerate(comparison.arms):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # NOTE: the typical-subject run reported them
-            out.append(
-                simulate_population(
-                    arm.model,
-                    arm.regimen,
-                    arm.display.time_h,
-                    int(n),
-                    seed=base + i,
-                    covariates=arm.covariates,
-                    progress=False,
-                )
+        # NOTE: no warning capture here (it would swap process-wide state for seconds); a
+        # validity warning the typical run already noted may be shown again by the caller
+        out.append(
+            simulate_population(
+                arm.model,
+                arm.regimen,
+                arm.display.time_h,
+                int(n),
+                seed=base + i,
+                covariates=arm.covariates,
+                progress=False,
             )
+        )
         if on_arm is not None:
             on_arm(i + 1, len(comparison.arms))
     return out
