@@ -213,6 +213,7 @@ def bind_records(
     fill: str = "nocb",
     check_validity: bool = True,
     check_doses: bool = True,
+    t_start_h: float | None = None,
 ) -> BoundRecords:
     """Bind ``data`` to ``spec`` (see the module notes).
 
@@ -230,6 +231,8 @@ def bind_records(
         Individual parameter values (canonical units): scalars or one value per subject.
     fill : {"nocb", "locf"}
         How time-varying dataset values apply between records.
+    t_start_h : float, h, optional
+        Earliest output time (the schedules start at it or at the first record, if earlier).
 
     Raises
     ------
@@ -304,13 +307,16 @@ def bind_records(
         raise ParameterError(str(exc)) from None
     p = {k: np.broadcast_to(np.asarray(v, dtype=float), (R,)) for k, v in p.items()}
     if check_validity and not spec.generic:
-        check_validity_range(spec, {k: v for k, v in covs.items()})
+        check_validity_range(spec, dict(covs), subject=subject)
     # --- dose modifiers per record -------------------------------------------------------------
     expanded = _expand_doses(spec, data, p, subject)
     if check_doses and not spec.generic:
         _check_plausibility(spec, data, covs, expanded)
+    t0 = float(np.min(data["TIME"]))
+    if t_start_h is not None:
+        t0 = min(t0, float(t_start_h))
     groups, dose_times, engine_count = _group_subjects(
-        spec, data, p, subject, first_row, expanded, fill
+        spec, data, p, subject, first_row, expanded, fill, t0
     )
     return BoundRecords(
         spec=spec,
@@ -586,6 +592,7 @@ def _group_subjects(
     first_row: npt.NDArray[np.intp],
     ex: _Expanded,
     fill: str,
+    t0: float,
 ) -> tuple[tuple[SubjectGroup, ...], tuple[FloatArray, IntArray], IntArray]:
     """Engine records per subject (doses, resets, parameter switches), grouped by structure.
 
@@ -606,46 +613,49 @@ def _group_subjects(
     else:
         sw_row, sw_pos, sw_src = ch - 1, 2 * ch - 1, ch  # after record r-1, to the values of r
     n_ex, n_sw = ex.row.size, ch.size
-    e_pos = np.concatenate([2 * ex.row, sw_pos]).astype(np.int64)
-    e_kind = np.concatenate([np.zeros(n_ex, np.int64), np.ones(n_sw, np.int64)])
-    e_idx = np.concatenate([np.arange(n_ex), np.arange(n_sw)]).astype(np.int64)
-    e_row = np.concatenate([ex.row, sw_row]).astype(np.int64)
+    # NOTE: every subject starts with a no-op engine record at the common start time ``t0``
+    # (kind 2), so that no output precedes the first event of its schedule
+    e_pos = np.concatenate([2 * ex.row, sw_pos, 2 * first_row - 1]).astype(np.int64)
+    e_kind = np.concatenate(
+        [np.zeros(n_ex, np.int64), np.ones(n_sw, np.int64), np.full(N, 2, np.int64)]
+    )
+    e_idx = np.concatenate([np.arange(n_ex), np.arange(n_sw), np.zeros(N)]).astype(np.int64)
+    e_row = np.concatenate([ex.row, sw_row, first_row]).astype(np.int64)
+    e_src = np.concatenate([ex.row, sw_src, first_row]).astype(np.int64)
     # NOTE: subjects are contiguous in the dataset, so sorting by position sorts by subject too;
     # the stable sort keeps route inputs of one record in input order
     order = np.argsort(e_pos, kind="stable")
-    e_pos, e_kind, e_idx, e_row = e_pos[order], e_kind[order], e_idx[order], e_row[order]
-    e_subj = subject[e_row] if e_row.size else np.zeros(0, np.intp)
+    e_pos, e_kind, e_idx, e_row, e_src = (a[order] for a in (e_pos, e_kind, e_idx, e_row, e_src))
+    e_subj = subject[e_row]
     starts = np.searchsorted(e_subj, np.arange(N), side="left")
     counts = np.searchsorted(e_subj, np.arange(N), side="right") - starts
     # epochs: each switch opens a new parameter set for its subject
-    sw_cum = np.cumsum(e_kind)
-    before = np.where(starts > 0, sw_cum[np.maximum(starts - 1, 0)], 0) if e_row.size else starts
-    epoch = (sw_cum - before[e_subj]) if e_row.size else np.zeros(0, np.int64)
-    n_sw_subj = np.bincount(e_subj[e_kind == 1], minlength=N) if n_sw else np.zeros(N, np.int64)
+    is_sw = e_kind == 1
+    sw_cum = np.cumsum(is_sw)
+    before = np.where(starts > 0, sw_cum[np.maximum(starts - 1, 0)], 0)
+    epoch = sw_cum - before[e_subj]
+    n_sw_subj = np.bincount(e_subj[is_sw], minlength=N) if n_sw else np.zeros(N, np.int64)
     P = int(n_sw_subj.max(initial=0)) + 1
     ep_rows = np.repeat(first_row[:, None], P, axis=1).astype(np.int64)
     if n_sw:
-        sw_sorted = e_kind == 1
-        src_all = np.concatenate([ex.row, sw_src])[order][sw_sorted]
-        subj_sw = e_subj[sw_sorted]
-        k_sw = epoch[sw_sorted]
-        ep_rows[subj_sw, k_sw] = src_all
+        ep_rows[e_subj[is_sw], epoch[is_sw]] = e_src[is_sw]
         for k in range(1, P):  # pad: the last parameter set stays in force
             short = n_sw_subj < k
             ep_rows[short, k] = ep_rows[short, k - 1]
     # per engine record values
-    is_sw = e_kind == 1
-    xi = np.where(is_sw, 0, e_idx)
+    is_ex = e_kind == 0
+    xi = np.where(is_ex, e_idx, 0)
     ex_cmt = ex.cmt[xi] if n_ex else np.zeros(e_row.size, np.int64)
-    dose = ~is_sw & (ex_cmt >= 0)
-    reset = ~is_sw & (ex_cmt < 0)
-    ev = np.where(is_sw, 2, np.where(reset, 3, evid[e_row])).astype(np.int64)
+    dose = is_ex & (ex_cmt >= 0)
+    reset = is_ex & (ex_cmt < 0)
+    ev = np.where(~is_ex, 2, np.where(reset, 3, evid[e_row])).astype(np.int64)
+    e_time = np.where(e_kind == 2, t0, time[e_row])
 
     def pick(a: FloatArray, default: float) -> FloatArray:
         return np.where(dose, a[xi], default) if n_ex else np.full(e_row.size, default)
 
     vals = {
-        "time": time[e_row],
+        "time": e_time,
         "evid": ev,
         "cmt": np.where(dose, ex_cmt, 0).astype(np.int64),
         "ii": np.where(dose, data["II"][e_row], 0.0),
@@ -680,7 +690,10 @@ def _group_subjects(
             ],
             axis=1,
         )
-        _, inverse = np.unique(structure, axis=0, return_inverse=True)
+        if np.all(structure == structure[:1]):  # the common case: one regimen for everyone
+            inverse = np.zeros(members.size, dtype=np.intp)
+        else:
+            _, inverse = np.unique(structure, axis=0, return_inverse=True)
         for g in np.unique(inverse):
             sel = members[inverse.ravel() == g]
             gidx = idx[inverse.ravel() == g]

@@ -25,6 +25,7 @@ import numpy.typing as npt
 from ketasim.binding import BoundRecords, SubjectGroup, bind_records
 from ketasim.errors import EventError, ParameterError, SolverError
 from ketasim.events import Dataset, Regimen
+from ketasim.individual import derive_per_dose_covariates
 from ketasim.results import Result
 from ketasim.solver import compile_schedule, linear_rhs, solve_linear, solve_ode
 from ketasim.solver.ode import saturable_rhs
@@ -120,6 +121,7 @@ def _regimen_records(
     weight_kg: Any,
 ) -> tuple[Dataset, dict[str, Any] | None]:
     covs = dict(covariates or {})
+    covs.update(derive_per_dose_covariates(spec, regimen, covs))
     n = _n_subjects(covs, None if etas is None else np.atleast_2d(np.asarray(etas)), params,
                     weight_kg)  # fmt: skip
     wt = covs.get("WT")
@@ -249,6 +251,7 @@ def simulate(
                 "weight_kg applies to per-kg doses of a Regimen; records carry AMT in mg"
             )
         data = _as_dataset(events, time_unit, spec.generic)
+    times = _check_times(times_h) if times_h is not None else None
     bound = bind_records(
         spec,
         data,
@@ -257,9 +260,9 @@ def simulate(
         params=params,
         fill=fill,
         check_validity=check_validity,
+        t_start_h=float(np.min(times)) if times is not None else None,
     )
-    if times_h is not None:
-        times = _check_times(times_h)
+    if times is not None:
         return _solve_grid(bound, times, unit, keep_amounts, method, rtol, chunk_size, workers)
     return _solve_records(bound, unit, method, rtol)
 
@@ -505,22 +508,22 @@ def _conc_time_varying(
 
 def _clean(conc: FloatArray, spec: ModelSpec) -> FloatArray:
     """No NaN, inf or negative concentration leaves: round-off negatives become 0."""
-    if not np.all(np.isfinite(conc)):
+    if conc.size == 0:
+        return conc
+    lo, hi = float(np.min(conc)), float(np.max(conc))  # NaN propagates into both
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise SolverError(
             f"model {spec.id}: the solution is not finite (overflow); check the parameters and "
             "the output times"
         )
-    peak = float(np.max(np.abs(conc), initial=0.0))
-    tiny = conc < 0
-    if np.any(tiny):
-        worst = float(np.min(conc))
-        if worst < -1e-9 * max(peak, 1e-300) and worst < -1e-12:
-            raise SolverError(
-                f"model {spec.id}: a negative concentration ({worst:.3g}) came out of the "
-                "solver; please report this input"
-            )
-        conc = np.where(tiny, 0.0, conc)
-    return conc
+    if lo >= 0.0:
+        return conc
+    if lo < -1e-9 * max(abs(hi), 1e-300) and lo < -1e-12:
+        raise SolverError(
+            f"model {spec.id}: a negative concentration ({lo:.3g}) came out of the solver; "
+            "please report this input"
+        )
+    return np.maximum(conc, 0.0)
 
 
 def _tad_grid(bound: BoundRecords, times: FloatArray) -> FloatArray:

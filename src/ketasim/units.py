@@ -21,6 +21,7 @@ References
 from __future__ import annotations
 
 import functools
+import math
 import re
 from typing import Any
 
@@ -132,7 +133,9 @@ def _parse_text(text: str) -> Any:
     return q
 
 
-def parse_quantity(value: Any, *, what: str = "value", allow_bare: bool = False) -> Any:
+def parse_quantity(
+    value: Any, *, what: str = "value", allow_bare: bool = False, expected: str | None = None
+) -> Any:
     """Turn ``"0.5 mg/kg"`` or a pint Quantity into a pint Quantity; a bare number is an error.
 
     Parameters
@@ -166,11 +169,19 @@ def parse_quantity(value: Any, *, what: str = "value", allow_bare: bool = False)
             and str(q.units) == "dimensionless"
             and not any(ch.isalpha() or ch == "%" for ch in value.replace("e", "").replace("E", ""))
         ):
-            raise UnitError(f"{what} {value!r} has no unit: write e.g. '{value} mg'")
+            example = expected or "mg"
+            raise UnitError(f"{what} {value!r} has no unit: write e.g. '{value} {example}'")
     else:
+        example = expected or "mg"
         raise UnitError(
-            f"{what} {value!r} has no unit: pass text such as '10 mg' or a pint Quantity"
+            f"{what} {value!r} has no unit: pass text such as '10 {example}' or a pint Quantity"
         )
+    try:
+        finite = math.isfinite(float(q.magnitude))
+    except (TypeError, ValueError):
+        finite = False
+    if not finite:
+        raise UnitError(f"{what} {value!r} is not a finite number")
     return q
 
 
@@ -206,7 +217,7 @@ def to_unit(
     """
     if allow_dimensionless and unit == "" and isinstance(value, (int, float)):
         return float(value)
-    q = parse_quantity(value, what=what, allow_bare=(unit == ""))
+    q = parse_quantity(value, what=what, allow_bare=(unit == ""), expected=unit or None)
     if unit and str(q.units) == "dimensionless":
         raise UnitError(
             f"{what} {value!r} has no unit: expected a quantity in {unit}, e.g. '1 {unit}'"

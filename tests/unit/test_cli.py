@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ketasim.cli import main
@@ -274,13 +275,13 @@ def test_population_writes_summaries_percentiles_and_plot(tmp_path: Path) -> Non
     assert code == 0
     assert "seed 3" in text and "attained by" in text
     rows = _rows(out)
-    assert len(rows) == 65 and "ketamine_cmax_mg_per_L" in rows[0]
+    assert len(rows) == 65 and "ketamine_cmax_ng_mL" in rows[0]
     perc = _rows(tmp_path / "pop_percentiles.csv")
     assert perc[0] == [
         "TIME_h",
-        "ketamine_p5_ng_per_mL",
-        "ketamine_p50_ng_per_mL",
-        "ketamine_p95_ng_per_mL",
+        "ketamine_p5_ng_mL",
+        "ketamine_p50_ng_mL",
+        "ketamine_p95_ng_mL",
     ]
     assert png.read_bytes()[:4] == b"\x89PNG"
 
@@ -306,3 +307,45 @@ def test_population_unreachable_scheduler_exits_2(capsys: pytest.CaptureFixture[
     )
     assert code == 2
     assert "127.0.0.1:1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("unit", ["mg/L", "nmol/L", "ug/mL"])
+def test_every_population_output_uses_the_one_unit_asked_issue_7(tmp_path: Path, unit: str) -> None:
+    import pyarrow.parquet as pq
+
+    from ketasim.units import format_unit_suffix
+
+    sfx = format_unit_suffix(unit)
+    out = tmp_path / "pop.parquet"
+    png = tmp_path / "pop.png"
+    args = [*POP, "--n", "16", "--seed", "1", "--unit", unit, "--out", str(out), "--plot", str(png)]
+    code, text = _run(args)
+    assert code == 0
+    console = [x for x in text.splitlines() if x.startswith("ketamine ")]
+    assert console and all(x.endswith(unit) or x.endswith(f"{unit}*h") or x.endswith(" h")
+                           for x in console)  # fmt: skip
+    table = pq.read_table(out)
+    assert f"ketamine_cmax_{sfx}" in table.column_names
+    assert table.schema.metadata[b"ketasim.conc_unit"] == unit.encode()
+    perc = _rows(tmp_path / "pop_percentiles.csv")
+    assert all(c.endswith(sfx) for c in perc[0][1:])
+    # the same run in ng/mL: values scale by the unit factor
+    ref = tmp_path / "ref.parquet"
+    assert _run([*POP, "--n", "16", "--seed", "1", "--out", str(ref)])[0] == 0
+    from ketasim.units import get_conc_factor
+
+    f = get_conc_factor("ketamine", unit) / get_conc_factor("ketamine", "ng/mL")
+    a = table.column(f"ketamine_cmax_{sfx}").to_numpy()
+    b = pq.read_table(ref).column("ketamine_cmax_ng_mL").to_numpy()
+    np.testing.assert_allclose(a, b * f, rtol=1e-12)
+
+
+def test_simulate_csv_console_and_plot_use_the_unit_asked_issue_7(tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    base = ["simulate", "herd_2007", "--dose", "1 mg/kg", "--weight", "20 kg", "--until", "1 h"]
+    code, text = _run([*base, "--unit", "umol/L", "--out", str(out)])
+    assert code == 0
+    assert "ketamine_umol_L" in _rows(out)[0]
+    assert "(umol/L)" in text or "umol/L" in text
+    code, _ = _run([*base, "--unit", "furlongs", "--out", str(tmp_path / "x.csv")])
+    assert code == 2 and not (tmp_path / "x.csv").exists()

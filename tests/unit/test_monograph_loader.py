@@ -135,3 +135,10 @@ def test_sections_order_starts_with_names_and_ends_with_disclaimer() -> None:
 def test_to_dict_keeps_sources_of_statements() -> None:
     d = load_monograph("hnk").to_dict()
     assert d["statements"][0]["cite"][0]["source"]["title"]
+
+
+def test_package_all_is_unique_and_importable() -> None:
+    import ketasim.monograph as pkg
+
+    assert len(set(pkg.__all__)) == len(pkg.__all__)  # order: ruff RUF022 (isort style)
+    assert all(hasattr(pkg, n) for n in pkg.__all__)

@@ -91,3 +91,10 @@ def test_conditions_cover_levels() -> None:
 def test_to_dict_lists_conditions() -> None:
     d = PatientProfile(pregnant=True).to_dict()
     assert d["conditions"] == ["pregnant"] and "agents" not in d
+
+
+def test_package_all_is_unique_and_importable() -> None:
+    import ketasim.safety as pkg
+
+    assert len(set(pkg.__all__)) == len(pkg.__all__)  # order: ruff RUF022 (isort style)
+    assert all(hasattr(pkg, n) for n in pkg.__all__)

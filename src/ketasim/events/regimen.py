@@ -16,7 +16,7 @@ import numpy as np
 
 from ketasim.errors import EventError, UnitError
 from ketasim.events.records import Dataset
-from ketasim.units import convert_salt_to_base_mg, parse_quantity, to_unit
+from ketasim.units import convert_salt_to_base_mg, dimensionality_of, parse_quantity, to_unit
 
 __all__ = ["Dose", "Regimen"]
 
@@ -147,19 +147,21 @@ class Regimen:
             raise EventError(f"count={count!r} must be a whole number of doses (e.g. 6)")
         if count > 100_000:
             raise EventError(f"count={count}: more than 100000 doses is not a regimen")
-        q = parse_quantity(dose, what="dose")
+        q = parse_quantity(dose, what="dose", expected="mg")
         if str(q.units) == "dimensionless" and "/" not in str(dose):
             raise UnitError(f"dose {dose!r} has no unit: write e.g. '{dose} mg' or '{dose} mg/kg'")
-        try:
-            amt, per_kg = to_unit(dose, "mg", what="dose"), False
-        except UnitError:
-            try:
-                amt, per_kg = to_unit(dose, "mg/kg", what="dose"), True
-            except UnitError:
-                raise UnitError(
-                    f"dose {dose!r} must be a mass (e.g. '35 mg') or a mass per body mass "
-                    "(e.g. '0.5 mg/kg')"
-                ) from None
+        dim = q.dimensionality
+        if dim == dimensionality_of("mg"):
+            amt, per_kg = float(q.to("mg").magnitude), False
+        elif dim == dimensionality_of("mg/kg") and "/" in str(q.units):
+            # NOTE: a dimensionless '5 %' is not a dose per body mass: the unit must be a mass
+            # over a mass, as written
+            amt, per_kg = float(q.to("mg/kg").magnitude), True
+        else:
+            raise UnitError(
+                f"dose {dose!r} must be a mass (e.g. '35 mg') or a mass per body mass "
+                "(e.g. '0.5 mg/kg')"
+            )
         if salt is not None:
             amt = convert_salt_to_base_mg(amt, salt, what=f"dose {dose!r}")
         tinf = to_unit(duration, "h", what="duration") if duration is not None else 0.0

@@ -1,7 +1,7 @@
 """The live PK summary of a monograph: standard regimens simulated on the library's models.
 
 Owns turning a monograph's ``[[pk_regimen]]`` entries into typical-value simulations (through
-``ketasim.simulate.simulate_regimen``, never the solver) and summarising each analyte of the
+``ketasim.simulate.simulate``, never the solver) and summarising each analyte of the
 monograph by non-compartmental metrics. It deliberately does not choose regimens (the data file
 does, with the regimen's source) and does not interpret the numbers: every row carries its
 model's citation, sampling site, evidence tier (when the library grades one) and any validity
@@ -27,7 +27,7 @@ from ketasim.library import load_model
 from ketasim.monograph.loader import load_monograph
 from ketasim.monograph.schema import Monograph, MonographError, PkRegimen
 from ketasim.nca import compute_auc, compute_cmax, compute_terminal_half_life
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
 from ketasim.units import to_unit
 
@@ -136,7 +136,7 @@ def simulate_pk_regimen(reg: PkRegimen, analytes: tuple[str, ...]) -> list[PkRow
     times = _grid(until_h)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = simulate_regimen(spec, regimen, times, covariates=covs)
+        res = simulate(spec, regimen, times, covariates=covs)
     notes.extend(str(w.message) for w in caught)
     tail = int(np.count_nonzero(times >= until_h - TERMINAL_WINDOW_H))
     citation = spec.citation.format() if spec.citation else spec.id

@@ -18,6 +18,7 @@ from ketasim.safety.profile import (
     CARDIOVASCULAR_CONDITIONS,
     HYPERTENSION_LEVELS,
     IMPAIRMENT_LEVELS,
+    PROFILE_FIELDS,
     PatientProfile,
     ProfileError,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "CARDIOVASCULAR_CONDITIONS",
     "HYPERTENSION_LEVELS",
     "IMPAIRMENT_LEVELS",
+    "PROFILE_FIELDS",
     "Agent",
     "Finding",
     "ModifierMatch",

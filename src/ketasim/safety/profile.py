@@ -20,6 +20,7 @@ __all__ = [
     "CARDIOVASCULAR_CONDITIONS",
     "HYPERTENSION_LEVELS",
     "IMPAIRMENT_LEVELS",
+    "PROFILE_FIELDS",
     "PatientProfile",
     "ProfileError",
 ]
@@ -50,6 +51,61 @@ CARDIOVASCULAR_CONDITIONS: dict[str, str] = {
 }
 
 _MAX_AGE_YR = 130.0
+
+#: the fields of a profile for a form (web app): name, kind, choices and a help text
+PROFILE_FIELDS: tuple[dict[str, object], ...] = (
+    {"name": "pregnant", "kind": "bool", "help": "pregnant"},
+    {"name": "breastfeeding", "kind": "bool", "help": "breastfeeding"},
+    {"name": "pre_eclampsia", "kind": "bool", "help": "pre-eclampsia or eclampsia"},
+    {"name": "sex", "kind": "choice", "choices": SEXES, "help": "sex (optional)"},
+    {"name": "age_yr", "kind": "number", "unit": "yr", "help": "age, years"},
+    {
+        "name": "hypertension",
+        "kind": "choice",
+        "choices": HYPERTENSION_LEVELS,
+        "help": "hypertension",
+    },
+    {
+        "name": "cardiovascular",
+        "kind": "multi",
+        "choices": (
+            "aneurysmal_vascular_disease",
+            "av_malformation",
+            "intracerebral_haemorrhage_history",
+            "recent_cardiovascular_event",
+            "ischaemic_heart_disease",
+            "cerebrovascular_disease",
+            "other",
+        ),
+        "help": "cardiovascular or cerebrovascular conditions",
+    },
+    {
+        "name": "hyperthyroidism_untreated",
+        "kind": "bool",
+        "help": "untreated or inadequately treated hyperthyroidism",
+    },
+    {
+        "name": "hepatic_impairment",
+        "kind": "choice",
+        "choices": IMPAIRMENT_LEVELS,
+        "help": "hepatic impairment",
+    },
+    {
+        "name": "renal_impairment",
+        "kind": "choice",
+        "choices": IMPAIRMENT_LEVELS,
+        "help": "renal impairment",
+    },
+    {"name": "psychosis_history", "kind": "bool", "help": "history of psychosis/schizophrenia"},
+    {
+        "name": "raised_intracranial_pressure",
+        "kind": "bool",
+        "help": "raised intracranial pressure",
+    },
+    {"name": "raised_intraocular_pressure", "kind": "bool", "help": "raised intraocular pressure"},
+    {"name": "substance_use_disorder", "kind": "bool", "help": "substance use disorder"},
+    {"name": "drugs_taken", "kind": "drugs", "help": "drugs, foods or herbal products taken"},
+)
 
 
 class ProfileError(KetasimError, ValueError):

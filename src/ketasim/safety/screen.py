@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ketasim.interactions import Modifier, list_modifiers
-from ketasim.monograph import Monograph, Statement, load_monograph
+from ketasim.monograph import Monograph, SourceRef, Statement, load_monograph
 from ketasim.monograph.render import format_modifier_effects
 from ketasim.notices import DISCLAIMER
 from ketasim.safety.agents import Agent, list_agents
@@ -35,6 +35,7 @@ _SEVERITY_ORDER = (
     "contraindication",
     "not_recommended",
     "warning",
+    "drug_interaction",
     "precaution",
     "information",
 )
@@ -50,7 +51,11 @@ _ROUTE_ALIASES = {"nasal": "intranasal", "in": "intranasal", "intravenous": "iv"
 
 @dataclass(frozen=True)
 class Finding:
-    """One monograph statement that applies to the profile, with its sources."""
+    """One monograph statement that applies to the profile, with its sources.
+
+    ``sources`` are formatted one-line references (with ``-- where: <place>``); ``cite`` holds
+    the same as structured ``SourceRef`` objects (title, url, kind, jurisdiction, version...).
+    """
 
     statement_id: str
     section: str
@@ -61,6 +66,7 @@ class Finding:
     source_kinds: tuple[str, ...]
     modifier_ids: tuple[str, ...] = ()
     note: str = ""
+    cite: tuple[SourceRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,10 +195,11 @@ def _transfer(
             "ketasim applies to a simulation."
         )
     caveat = ""
-    if len(set(applied_metrics)) < len(applied_metrics):
+    subgroups = len(set(applied_metrics)) < len(applied_metrics)
+    if subgroups:
         caveat = (
-            " The finding prints several ratios for the same analyte and metric (by subgroup); "
-            "check which subgroup applies."
+            " The finding prints several ratios for the same analyte and metric (by subgroup), "
+            "so it is not offered for automatic application: choose the subgroup's ratio first."
         )
     if drug != mono.library_drug:
         return False, (
@@ -210,6 +217,8 @@ def _transfer(
             "ratio does not transfer (first-pass effects differ by route) and ketasim refuses to "
             "apply it."
         )
+    if subgroups:
+        return None, f"Measured with this drug form and route.{caveat}"
     if applied:
         return True, (
             "Published ratio matches this drug form and route; applied to the simulation." + caveat
@@ -252,7 +261,7 @@ def screen_profile(
     -------
     ScreenResult
         Findings ordered by severity (boxed warning, contraindication, not recommended,
-        warning, precaution, information), matching modifiers, and gaps.
+        warning, drug interaction, precaution, information), matching modifiers, and gaps.
 
     Raises
     ------
@@ -296,6 +305,7 @@ def screen_profile(
             source_kinds=kinds,
             modifier_ids=s.modifier_ids,
             note=s.note,
+            cite=s.cite,
         )
         findings.append((_SEVERITY_ORDER.index(s.severity), order, f))
         # a statement contributes its linked modifiers for the conditions it matched (renal,
