@@ -177,3 +177,11 @@ def test_app_remote_with_flag_warns_and_prints_address(
     assert calls == [{"host": "0.0.0.0", "port": port, "log_level": "warning", "ws": "auto"}]
     assert f"http://0.0.0.0:{port}/" in out.getvalue()
     assert "no login" in capsys.readouterr().err
+
+
+def test_model_note_shows_evidence_tier() -> None:
+    from ketasim import load_model
+    from ketasim.app.panels import get_model_note
+
+    note = str(get_model_note(load_model("simons_2022")))
+    assert "evidence: published" in note and "Simons" in note

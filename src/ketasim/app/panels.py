@@ -217,7 +217,11 @@ def get_risk_panel(comp: Comparison) -> Tag:
 
 def _evidence(m: ModelSpec) -> str:
     ev = getattr(m, "evidence", None)
-    return str(ev) if ev else "not recorded yet"
+    if ev is None:
+        return "not recorded"
+    tier = getattr(ev, "tier", ev)
+    note = getattr(ev, "note", "")
+    return f"{tier} ({note})" if note else str(tier)
 
 
 def get_model_note(m: ModelSpec) -> Tag:
