@@ -22,11 +22,11 @@ from shiny import Inputs, Outputs, Session, reactive, render, ui
 from ketasim.app import panels, reference
 from ketasim.app.plots import get_concentration_figure
 from ketasim.app.state import (
-    get_inputs_from_scenario,
     get_safety_profile,
     get_scenario_from_inputs,
     slot_id,
 )
+from ketasim.app.updates import apply_scenario, get_input_ids
 from ketasim.errors import KetasimError
 from ketasim.library import list_models, load_model
 from ketasim.population import PopulationResult
@@ -45,56 +45,6 @@ __all__ = ["COMPARE_POOL", "POOL", "make_server"]
 POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ketasim-app")
 #: comparisons (typical-subject runs), off the event loop and apart from population runs
 COMPARE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ketasim-compare")
-
-_SLOT_FIELDS = (
-    "on",
-    "label",
-    "model",
-    "dose",
-    "dose_unit",
-    "route",
-    "dur",
-    "dur_unit",
-    "sched",
-    "every",
-    "every_unit",
-    "count",
-    "days",
-    "weeks",
-    "start",
-    "load_on",
-    "load_dose",
-    "load_unit",
-    "load_route",
-    "load_dur",
-    "load_dur_unit",
-    "cov",
-)
-_FIELDS = (
-    "title",
-    "weight",
-    "age",
-    "sex",
-    "covariates",
-    "drugs",
-    "conditions",
-    "until",
-    "step",
-    "seed",
-    "pop_n",
-    "unit",
-)
-_NUMERIC = {"weight", "age", "until", "step", "seed", "pop_n"} | {
-    f"r{k}_{n}"
-    for k in range(1, MAX_REGIMENS + 1)
-    for n in ("dose", "dur", "every", "count", "weeks", "start", "load_dose", "load_dur")
-}
-_TEXT = {"title", "covariates", "drugs"} | {
-    f"r{k}_{n}" for k in range(1, MAX_REGIMENS + 1) for n in ("label", "cov")
-}
-_CHECK = {f"r{k}_{n}" for k in range(1, MAX_REGIMENS + 1) for n in ("on", "load_on")}
-_GROUP = {"conditions"} | {f"r{k}_days" for k in range(1, MAX_REGIMENS + 1)}
-_RADIO = {f"r{k}_sched" for k in range(1, MAX_REGIMENS + 1)}
 
 
 class _Progress:
@@ -117,16 +67,9 @@ class _Progress:
             return self.done, self.total, self.n, time.perf_counter() - self.t0
 
 
-def _input_ids() -> list[str]:
-    ids = list(_FIELDS)
-    for k in range(1, MAX_REGIMENS + 1):
-        ids += [slot_id(k, n) for n in _SLOT_FIELDS if not (k == 1 and n == "on")]
-    return ids
-
-
 def make_server() -> Callable[[Inputs, Outputs, Session], None]:
     """The Shiny server function."""
-    ids = _input_ids()
+    ids = get_input_ids()
 
     def server(input: Inputs, output: Outputs, session: Session) -> None:
         pop_data: reactive.Value[tuple[Scenario, list[PopulationResult], float] | None] = (
@@ -419,32 +362,8 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             except KetasimError as exc:
                 upload_msg.set(("error", str(exc)))
                 return
-            _apply(s)
+            apply_scenario(s)
             upload_msg.set(("ok", f"loaded {name}"))
-
-        def _apply(s: Scenario) -> None:
-            values = get_inputs_from_scenario(s)
-            for k, r in enumerate(s.regimens, 1):
-                routes = list(load_model(r.model).routes)
-                ui.update_select(slot_id(k, "route"), choices=routes, selected=r.route)
-                load_route = r.loading.route if r.loading else routes[0]
-                ui.update_select(slot_id(k, "load_route"), choices=routes, selected=load_route)
-            for key, v in values.items():
-                if key.endswith("_route") or key.endswith("load_route"):
-                    continue
-                if key in _NUMERIC:
-                    ui.update_numeric(key, value=v)
-                elif key in _TEXT:
-                    ui.update_text(key, value=v)
-                elif key in _CHECK:
-                    if key != "r1_on":
-                        ui.update_checkbox(key, value=bool(v))
-                elif key in _GROUP:
-                    ui.update_checkbox_group(key, selected=list(v))
-                elif key in _RADIO:
-                    ui.update_radio_buttons(key, selected=v)
-                else:
-                    ui.update_select(key, selected=v)
 
         @render.ui
         def upload_status() -> Any:
