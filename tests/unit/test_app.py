@@ -185,3 +185,8 @@ def test_model_note_shows_evidence_tier() -> None:
 
     note = str(get_model_note(load_model("simons_2022")))
     assert "evidence: published" in note and "Simons" in note
+
+
+def test_form_seed_must_be_whole() -> None:
+    with pytest.raises(ScenarioError, match=r"seed 1\.5"):
+        get_scenario_from_inputs({**get_default_inputs(), "seed": 1.5})
