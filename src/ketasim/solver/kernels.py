@@ -1,22 +1,27 @@
 """Compiled inner loop of the exact solver's output stage (numba), with a numpy fallback.
 
 Maths: within one inter-event interval, every weighted output of every subject is a sum of
-exponentials, ``y_im(t) = b_im + sum_j a_imj exp(lam_ij dt_t)``. The kernel evaluates it fused
-(one exp per subject, time and mode; no temporaries), in parallel over subjects. The numpy
-fallback computes the same numbers with temporaries; both are exact to round-off.
+exponential polynomials, ``y_im(t) = b_im + sum_j exp(mu_ij dt) sum_q a_imjq dt^q / q!``
+(:mod:`ketasim.solver.eigen`; one term ``q = 0`` per mode unless eigenvalues repeat). The
+kernel evaluates it fused (one exp per subject, time and mode; no temporaries), in parallel over
+subjects, with each subject's own number of polynomial terms. The numpy fallback computes the
+same numbers with temporaries (and serves complex modes); both are exact to round-off.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["sum_of_exponentials"]
+__all__ = ["sum_of_exponential_polynomials", "sum_of_exponentials"]
 
 FloatArray = npt.NDArray[np.float64]
 
 _KERNEL: list[object] = []
 _NUMBA_MIN_WORK = 200_000  # subjects x outputs below which numpy is faster than loading numba
+_ANCHOR = 64
 
 
 def _get_kernel() -> object | None:
@@ -30,17 +35,19 @@ def _get_kernel() -> object | None:
         return None
 
     @numba.njit(parallel=True, cache=True, nogil=True)  # type: ignore[misc]
-    def _kernel(lam, a, b, dt, sel, out, step):  # type: ignore[no-untyped-def]  # pragma: no cover
-        # A point one `step` after its predecessor is reached by multiplying exp(lam dt) by
-        # exp(lam step); any other point, and every 64th, gets an exact exp, so accumulated
+    def _kernel(mu, a, b, dt, sel, out, step, nq):  # type: ignore[no-untyped-def]  # pragma: no cover
+        # A point one `step` after its predecessor is reached by multiplying exp(mu dt) by
+        # exp(mu step); any other point, and every 64th, gets an exact exp, so accumulated
         # round-off stays below 64 x 1.1e-16 relative.
-        N, m, n = a.shape
+        N, m, n, Q = a.shape
         T = dt.shape[0]
         for i in numba.prange(N):
             e = np.empty(n)
             q = np.empty(n)
+            tp = np.empty(Q)
+            nqi = nq[i]
             for j in range(n):
-                q[j] = np.exp(lam[i, j] * step)
+                q[j] = np.exp(mu[i, j] * step)
             since = 64
             for t in range(T):
                 regular = (
@@ -55,17 +62,73 @@ def _get_kernel() -> object | None:
                     since += 1
                 else:
                     for j in range(n):
-                        e[j] = np.exp(lam[i, j] * dt[t])
+                        e[j] = np.exp(mu[i, j] * dt[t])
                     since = 0
+                tp[0] = 1.0
+                for k in range(1, nqi):
+                    tp[k] = tp[k - 1] * dt[t] / k
                 col = sel[t]
                 for mm in range(m):
                     acc = b[i, mm]
                     for j in range(n):
-                        acc += a[i, mm, j] * e[j]
+                        s = a[i, mm, j, 0]
+                        for k in range(1, nqi):
+                            s += a[i, mm, j, k] * tp[k]
+                        acc += s * e[j]
                     out[i, col, mm] = acc
 
     _KERNEL.append(_kernel)
     return _kernel
+
+
+def sum_of_exponential_polynomials(
+    mu: npt.NDArray[Any],
+    a: npt.NDArray[Any],
+    b: npt.NDArray[Any],
+    dt: FloatArray,
+    sel: npt.NDArray[np.intp],
+    out: FloatArray,
+    nterms: npt.NDArray[np.int64] | None = None,
+) -> None:
+    """Write ``b + sum_j exp(mu_j dt) sum_q a[..., j, q] dt^q / q!`` into ``out[:, sel, :]``.
+
+    Parameters
+    ----------
+    mu : (N, n) float or complex, 1/time
+    a : (N, m, n, Q) float or complex
+    b : (N, m) float or complex
+    dt : (T_k,) float, time since the interval start
+    sel : (T_k,) int, output columns to fill
+    out : (N, T, m) float, written in place (real part)
+    nterms : (N,) int, optional
+        Polynomial terms used per subject (default Q); terms beyond must be zero or are ignored.
+    """
+    N, m, n, Q = a.shape
+    nq = np.full(N, Q, dtype=np.int64) if nterms is None else np.minimum(nterms, Q)
+    big = N * dt.size >= _NUMBA_MIN_WORK
+    real = mu.dtype == np.float64 and a.dtype == np.float64 and b.dtype == np.float64
+    kernel = _get_kernel() if big and real else None
+    if kernel is not None:
+        step = float(np.median(np.diff(dt))) if dt.size > 2 else 0.0
+        kernel(  # type: ignore[operator]
+            np.ascontiguousarray(mu),
+            np.ascontiguousarray(a),
+            np.ascontiguousarray(b),
+            np.ascontiguousarray(dt, dtype=np.float64),
+            np.ascontiguousarray(sel, dtype=np.int64),
+            out,
+            step,
+            np.ascontiguousarray(nq, dtype=np.int64),
+        )
+        return
+    Qmax = int(np.max(nq)) if N else 1
+    Ex = np.exp(mu[:, :, None] * dt[None, None, :])  # (N, n, T_k)
+    acc = np.matmul(a[..., 0], Ex)  # (N, m, T_k)
+    fact = np.ones_like(dt)
+    for k in range(1, Qmax):
+        fact = fact * dt / k
+        acc = acc + np.matmul(a[..., k], Ex * fact)
+    out[:, sel, :] = np.swapaxes(acc, 1, 2).real + b[:, None, :].real
 
 
 def sum_of_exponentials(
@@ -78,29 +141,7 @@ def sum_of_exponentials(
 ) -> None:
     """Write ``b + sum_j a[..., j] * exp(lam[:, j] * dt)`` into ``out[:, sel, :]``.
 
-    Parameters
-    ----------
-    lam : (N, n) float, 1/time (real)
-    a : (N, m, n) float
-    b : (N, m) float
-    dt : (T_k,) float, time since the interval start
-    sel : (T_k,) int, output columns to fill
-    out : (N, T, m) float, written in place
+    The one-term case of :func:`sum_of_exponential_polynomials`; ``lam`` (N, n), ``a`` (N, m, n),
+    ``b`` (N, m).
     """
-    big = lam.shape[0] * dt.size >= _NUMBA_MIN_WORK
-    real = lam.dtype == np.float64 and a.dtype == np.float64
-    kernel = _get_kernel() if big and real else None
-    if kernel is not None:
-        step = float(np.median(np.diff(dt))) if dt.size > 2 else 0.0
-        kernel(  # type: ignore[operator]
-            np.ascontiguousarray(lam),
-            np.ascontiguousarray(a),
-            np.ascontiguousarray(b),
-            np.ascontiguousarray(dt, dtype=np.float64),
-            np.ascontiguousarray(sel, dtype=np.int64),
-            out,
-            step,
-        )
-        return
-    E = np.exp(lam[:, :, None] * dt[None, None, :])  # (N, n, T_k)
-    out[:, sel, :] = np.swapaxes(np.matmul(a, E), 1, 2).real + b[:, None, :].real
+    sum_of_exponential_polynomials(lam, a[..., None], b, dt, sel, out)
