@@ -35,19 +35,20 @@ def _get_kernel() -> object | None:
         return None
 
     @numba.njit(parallel=True, cache=True, nogil=True)  # type: ignore[misc]
-    def _kernel(mu, a, b, dt, sel, out, step, nq):  # type: ignore[no-untyped-def]  # pragma: no cover
+    def _kernel(mu, a, tj, tq, cnt, b, dt, sel, out, step, Q):  # type: ignore[no-untyped-def]  # pragma: no cover
         # A point one `step` after its predecessor is reached by multiplying exp(mu dt) by
         # exp(mu step); any other point, and every 64th, gets an exact exp, so accumulated
-        # round-off stays below 64 x 1.1e-16 relative.
-        N, m, n, Q = a.shape
+        # round-off stays below 64 x 1.1e-16 relative. Output mm sums only its cnt[mm] active
+        # terms a[i, mm, l] exp(mu_j dt) dt^q / q! with j = tj[mm, l], q = tq[mm, l].
+        N, m, L = a.shape
+        n = mu.shape[1]
         T = dt.shape[0]
         for i in numba.prange(N):
             e = np.empty(n)
-            q = np.empty(n)
+            g = np.empty(n)
             tp = np.empty(Q)
-            nqi = nq[i]
             for j in range(n):
-                q[j] = np.exp(mu[i, j] * step)
+                g[j] = np.exp(mu[i, j] * step)
             since = 64
             for t in range(T):
                 regular = (
@@ -58,23 +59,20 @@ def _get_kernel() -> object | None:
                 )
                 if regular:
                     for j in range(n):
-                        e[j] *= q[j]
+                        e[j] *= g[j]
                     since += 1
                 else:
                     for j in range(n):
                         e[j] = np.exp(mu[i, j] * dt[t])
                     since = 0
                 tp[0] = 1.0
-                for k in range(1, nqi):
+                for k in range(1, Q):
                     tp[k] = tp[k - 1] * dt[t] / k
                 col = sel[t]
                 for mm in range(m):
                     acc = b[i, mm]
-                    for j in range(n):
-                        s = a[i, mm, j, 0]
-                        for k in range(1, nqi):
-                            s += a[i, mm, j, k] * tp[k]
-                        acc += s * e[j]
+                    for el in range(cnt[mm]):
+                        acc += a[i, mm, el] * e[tj[mm, el]] * tp[tq[mm, el]]
                     out[i, col, mm] = acc
 
     _KERNEL.append(_kernel)
@@ -89,6 +87,7 @@ def sum_of_exponential_polynomials(
     sel: npt.NDArray[np.intp],
     out: FloatArray,
     nterms: npt.NDArray[np.int64] | None = None,
+    total_work: int | None = None,
 ) -> None:
     """Write ``b + sum_j exp(mu_j dt) sum_q a[..., j, q] dt^q / q!`` into ``out[:, sel, :]``.
 
@@ -102,23 +101,42 @@ def sum_of_exponential_polynomials(
     out : (N, T, m) float, written in place (real part)
     nterms : (N,) int, optional
         Polynomial terms used per subject (default Q); terms beyond must be zero or are ignored.
+    total_work : int, optional
+        Subjects x outputs of the whole solve this call is part of (default this call's): the
+        compiled kernel is loaded when that is large, and then used for every interval.
     """
     N, m, n, Q = a.shape
     nq = np.full(N, Q, dtype=np.int64) if nterms is None else np.minimum(nterms, Q)
-    big = N * dt.size >= _NUMBA_MIN_WORK
+    big = (N * dt.size if total_work is None else total_work) >= _NUMBA_MIN_WORK
     real = mu.dtype == np.float64 and a.dtype == np.float64 and b.dtype == np.float64
     kernel = _get_kernel() if big and real else None
     if kernel is not None:
+        # NOTE: terms that are zero for every subject (modes an output does not see, modes no
+        # dose excites, polynomial degrees no subject needs) are dropped before the loop
+        q_live = np.arange(Q)[None, :] < nq[:, None]  # (N, Q)
+        live = np.any((a != 0) & q_live[:, None, None, :], axis=0)  # (m, n, Q)
+        cnt = live.reshape(m, -1).sum(axis=1)
+        L = max(1, int(cnt.max(initial=0)))
+        tj = np.zeros((m, L), dtype=np.int64)
+        tq = np.zeros((m, L), dtype=np.int64)
+        ac = np.zeros((N, m, L))
+        for mm in range(m):
+            jj, qq = np.nonzero(live[mm])
+            tj[mm, : jj.size], tq[mm, : jj.size] = jj, qq
+            ac[:, mm, : jj.size] = a[:, mm, jj, qq]
         step = float(np.median(np.diff(dt))) if dt.size > 2 else 0.0
         kernel(  # type: ignore[operator]
             np.ascontiguousarray(mu),
-            np.ascontiguousarray(a),
+            ac,
+            tj,
+            tq,
+            cnt.astype(np.int64),
             np.ascontiguousarray(b),
             np.ascontiguousarray(dt, dtype=np.float64),
             np.ascontiguousarray(sel, dtype=np.int64),
             out,
             step,
-            np.ascontiguousarray(nq, dtype=np.int64),
+            int(tq.max(initial=0)) + 1,
         )
         return
     Qmax = int(np.max(nq)) if N else 1
@@ -127,7 +145,12 @@ def sum_of_exponential_polynomials(
     fact = np.ones_like(dt)
     for k in range(1, Qmax):
         fact = fact * dt / k
-        acc = acc + np.matmul(a[..., k], Ex * fact)
+        # NOTE: only the subjects that need a k-th term pay for it
+        rows = np.flatnonzero(nq > k)
+        if rows.size == N:
+            acc = acc + np.matmul(a[..., k], Ex * fact)
+        else:
+            acc[rows] += np.matmul(a[rows, ..., k], Ex[rows] * fact)
     out[:, sel, :] = np.swapaxes(acc, 1, 2).real + b[:, None, :].real
 
 

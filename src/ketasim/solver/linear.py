@@ -229,5 +229,7 @@ def _outputs_shared_grid(
         dt = out_time[sel] - t_ev[k]
         a = VW[:, :, :, None] * np.swapaxes(Vs[:, k], 1, 2)[:, None, :, :]  # (N, m, n, q)
         b = np.einsum("nmj,nj->nm", VW, Ps[:, k])
-        sum_of_exponential_polynomials(modes.mu, a, b, dt, sel, out, modes.nterms)
+        sum_of_exponential_polynomials(
+            modes.mu, a, b, dt, sel, out, modes.nterms, total_work=N * out_time.size
+        )
     return out
