@@ -45,3 +45,38 @@ def test_concentration_after_reset_is_exactly_zero_issue_8() -> None:
     assert np.count_nonzero(after_reset) == 3
     np.testing.assert_array_equal(res.cp[after_reset], 0.0)
     np.testing.assert_array_equal(res.amounts[after_reset], 0.0)
+
+
+def test_entrywise_expm_is_exact_where_scipy_2x2_formula_is_not_issue_8() -> None:
+    from ketasim.solver.expm import compute_expm
+
+    k = 0.1
+    ka = float(np.nextafter(k, 1.0))
+    E = compute_expm(12.0 * np.array([[-ka, 0.0], [ka, -k]]))
+    # exact: exp(-1.2) on the diagonal, 12 k exp(-12 k) below it (to 1 ulp in ka)
+    np.testing.assert_allclose(E[1, 0], 1.2 * np.exp(-1.2), rtol=1e-14)
+    np.testing.assert_allclose(np.diag(E), np.exp(-1.2), rtol=1e-14)
+
+
+def test_import_does_not_build_the_unit_registry_or_import_scipy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ketasim, ketasim.units as u; "
+        "print(bool(u._REGISTRY), 'scipy' in sys.modules, 'dask' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "False"]
+
+
+def test_unit_registry_is_built_on_first_use_without_dask() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ketasim.units as u; x = u.to_unit('40 min', 'h'); "
+        "print(x, 'dask' in sys.modules, isinstance(u.Q_(1.0, 'mg'), u.ureg.Quantity))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [repr(40 / 60), "False", "True"]
