@@ -15,7 +15,7 @@ Maths
    equal to the elimination rate, equal transit rates) never meet inside one ``eig``.
 2. *Separation by clusters* (Bavely & Stewart 1979, Numer Math 33:1; the clustering of
    Davies & Higham 2003, SIAM J Matrix Anal Appl 25:464, section 2). Eigenvalues closer than
-   ``tau = 2 / span`` (``span`` the longest step asked for) are put in one cluster (single
+   ``tau = 0.25 / span`` (``span`` the longest step asked for) are put in one cluster (single
    linkage); the input (eigenvalue 0 of the augmented matrix ``[[K, R], [0, 0]]``) is a member
    too. A unit lower triangular ``Y`` with ``Y_ij = 0`` inside clusters removes every coupling
    between different clusters: ``Y^-1 (Lam + N) Y = B = diag(lam) + Nc`` with ``Nc`` only inside
@@ -26,7 +26,7 @@ Maths
    solved for ``Y_ij`` (different clusters, divisor at least ``tau``) or ``Nc_ij`` (same).
 3. *Exact propagation.* In the basis ``V = S Y`` (coordinates ``z``), with ``mu`` the cluster
    centre of each coordinate (0 for the input's cluster) and ``D = B - diag(mu)`` (within-cluster,
-   spectral spread ``rho = max |lam - mu| span <= 2 (size - 1)``)::
+   spectral spread ``rho = max |lam - mu| span <= 0.25 (size - 1)``)::
 
        z(t) = p + exp(mu t) o sum_k t^k / k! v_k,   v_0 = z(0) - p,  v_1 = D v_0 + r_0,
        v_{k+1} = D v_k,
@@ -63,7 +63,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 ZERO_RTOL = 1e-13  # |lam| <= ZERO_RTOL * max|K| counts as a zero eigenvalue (no steady state)
 _COND_LIMIT = 1e7  # eigenvector condition number of one block beyond which expm is used
-_CLUSTER = 2.0  # cluster width tau = _CLUSTER / span
+_CLUSTER = 0.25  # cluster width tau = _CLUSTER / span
 _TRUNC = 1e-18
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["sum_of_exponential_polynomials", "sum_of_exponentials"]
+__all__ = ["sum_of_exponential_polynomials", "sum_of_exponentials", "sum_of_terms"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -36,10 +36,14 @@ def _get_kernel() -> object | None:
 
     @numba.njit(parallel=True, cache=True, nogil=True)  # type: ignore[misc]
     def _kernel(mu, a, tj, tq, cnt, b, dt, sel, out, step, Q):  # type: ignore[no-untyped-def]  # pragma: no cover
+        inv = np.empty(Q)
+        for k in range(1, Q):
+            inv[k] = 1.0 / k
         # A point one `step` after its predecessor is reached by multiplying exp(mu dt) by
         # exp(mu step); any other point, and every 64th, gets an exact exp, so accumulated
-        # round-off stays below 64 x 1.1e-16 relative. Output mm sums only its cnt[mm] active
-        # terms a[i, mm, l] exp(mu_j dt) dt^q / q! with j = tj[mm, l], q = tq[mm, l].
+        # round-off stays below 64 x 1.1e-16 relative. Output mm of subject i sums its cnt[i, mm]
+        # active terms a[i, mm, l] exp(mu_j dt) dt^q / q! with j = tj[mm, l], q = tq[mm, l]
+        # (sorted by q, so a subject needing fewer polynomial terms stops earlier).
         N, m, L = a.shape
         n = mu.shape[1]
         T = dt.shape[0]
@@ -67,11 +71,11 @@ def _get_kernel() -> object | None:
                     since = 0
                 tp[0] = 1.0
                 for k in range(1, Q):
-                    tp[k] = tp[k - 1] * dt[t] / k
+                    tp[k] = tp[k - 1] * dt[t] * inv[k]
                 col = sel[t]
                 for mm in range(m):
                     acc = b[i, mm]
-                    for el in range(cnt[mm]):
+                    for el in range(cnt[i, mm]):
                         acc += a[i, mm, el] * e[tj[mm, el]] * tp[tq[mm, el]]
                     out[i, col, mm] = acc
 
@@ -115,22 +119,23 @@ def sum_of_exponential_polynomials(
         # dose excites, polynomial degrees no subject needs) are dropped before the loop
         q_live = np.arange(Q)[None, :] < nq[:, None]  # (N, Q)
         live = np.any((a != 0) & q_live[:, None, None, :], axis=0)  # (m, n, Q)
-        cnt = live.reshape(m, -1).sum(axis=1)
-        L = max(1, int(cnt.max(initial=0)))
+        L = max(1, int(live.reshape(m, -1).sum(axis=1).max(initial=0)))
         tj = np.zeros((m, L), dtype=np.int64)
         tq = np.zeros((m, L), dtype=np.int64)
         ac = np.zeros((N, m, L))
+        cnt = np.zeros((N, m), dtype=np.int64)
         for mm in range(m):
-            jj, qq = np.nonzero(live[mm])
+            qq, jj = np.nonzero(live[mm].T)  # sorted by polynomial degree q
             tj[mm, : jj.size], tq[mm, : jj.size] = jj, qq
             ac[:, mm, : jj.size] = a[:, mm, jj, qq]
+            cnt[:, mm] = np.searchsorted(qq, nq, side="left")
         step = float(np.median(np.diff(dt))) if dt.size > 2 else 0.0
         kernel(  # type: ignore[operator]
             np.ascontiguousarray(mu),
             ac,
             tj,
             tq,
-            cnt.astype(np.int64),
+            cnt,
             np.ascontiguousarray(b),
             np.ascontiguousarray(dt, dtype=np.float64),
             np.ascontiguousarray(sel, dtype=np.int64),
@@ -152,6 +157,66 @@ def sum_of_exponential_polynomials(
         else:
             acc[rows] += np.matmul(a[rows, ..., k], Ex[rows] * fact)
     out[:, sel, :] = np.swapaxes(acc, 1, 2).real + b[:, None, :].real
+
+
+def sum_of_terms(
+    mu: npt.NDArray[Any],
+    VW: npt.NDArray[Any],
+    v: npt.NDArray[Any],
+    b: npt.NDArray[Any],
+    dt: FloatArray,
+    sel: npt.NDArray[np.intp],
+    out: FloatArray,
+    nterms: npt.NDArray[np.int64],
+    total_work: int,
+) -> None:
+    """As :func:`sum_of_exponential_polynomials` with ``a[i, m, j, q] = VW[i, m, j] v[i, q, j]``.
+
+    The terms are formed only where some subject has them (an output sees a mode, a dose
+    excites it, some subject needs that polynomial degree), without the full ``a`` array.
+
+    Parameters
+    ----------
+    mu : (N, n); VW : (N, m, n) output weights in the modal basis; v : (N, Q, n) series
+    vectors; b : (N, m); nterms : (N,); total_work : subjects x outputs of the whole solve.
+    """
+    N, m, n = VW.shape
+    Q = v.shape[1]
+    nq = np.minimum(nterms, Q)
+    real = mu.dtype == np.float64 and VW.dtype == np.float64 and v.dtype == np.float64
+    kernel = _get_kernel() if real and total_work >= _NUMBA_MIN_WORK else None
+    if kernel is None:
+        a = VW[:, :, :, None] * np.swapaxes(v, 1, 2)[:, None, :, :]
+        sum_of_exponential_polynomials(mu, a, b, dt, sel, out, nq, total_work)
+        return
+    seen = np.any(VW != 0, axis=0)  # (m, n)
+    q_ok = np.arange(Q)[None, :] < nq[:, None]
+    excited = np.any((v != 0) & q_ok[:, :, None], axis=0)  # (Q, n)
+    live = seen[:, None, :] & excited[None, :, :]  # (m, Q, n)
+    L = max(1, int(live.reshape(m, -1).sum(axis=1).max(initial=0)))
+    tj = np.zeros((m, L), dtype=np.int64)
+    tq = np.zeros((m, L), dtype=np.int64)
+    ac = np.zeros((N, m, L))
+    cnt = np.zeros((N, m), dtype=np.int64)
+    for mm in range(m):
+        qq, jj = np.nonzero(live[mm])  # sorted by polynomial degree q
+        tj[mm, : jj.size], tq[mm, : jj.size] = jj, qq
+        ac[:, mm, : jj.size] = VW[:, mm, jj] * v[:, qq, jj]
+        cnt[:, mm] = np.searchsorted(qq, nq, side="left")
+    step = float(np.median(np.diff(dt))) if dt.size > 2 else 0.0
+    kernel(  # type: ignore[operator]
+        np.ascontiguousarray(mu),
+        ac,
+        tj,
+        tq,
+        cnt,
+        np.ascontiguousarray(b),
+        np.ascontiguousarray(dt, dtype=np.float64),
+        np.ascontiguousarray(sel, dtype=np.int64),
+        out,
+        step,
+        int(tq.max(initial=0)) + 1,
+    )
 
 
 def sum_of_exponentials(

@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from ketasim.solver.eigen import Modes, compute_modes, particular, propagate, series_vectors
 from ketasim.solver.expm import solve_expm
-from ketasim.solver.kernels import sum_of_exponential_polynomials
+from ketasim.solver.kernels import sum_of_terms
 from ketasim.solver.schedule import Schedule, get_output_interval
 from ketasim.solver.steady import compute_steady_state
 
@@ -227,9 +227,6 @@ def _outputs_shared_grid(
     for k in np.unique(idx[~before]):
         sel = np.flatnonzero((idx == k) & ~before)
         dt = out_time[sel] - t_ev[k]
-        a = VW[:, :, :, None] * np.swapaxes(Vs[:, k], 1, 2)[:, None, :, :]  # (N, m, n, q)
         b = np.einsum("nmj,nj->nm", VW, Ps[:, k])
-        sum_of_exponential_polynomials(
-            modes.mu, a, b, dt, sel, out, modes.nterms, total_work=N * out_time.size
-        )
+        sum_of_terms(modes.mu, VW, Vs[:, k], b, dt, sel, out, modes.nterms, N * out_time.size)
     return out
