@@ -15,14 +15,23 @@ has not yet happened: infusions in progress, lagged and additional doses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ketasim.errors import EventError
 
-__all__ = ["RecordTemplate", "Schedule", "compile_schedule", "get_output_interval"]
+__all__ = [
+    "RecordTemplate",
+    "Schedule",
+    "compile_schedule",
+    "compile_schedules",
+    "concat_schedules",
+    "get_output_interval",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -41,12 +50,12 @@ class RecordTemplate:
 
     Parameters
     ----------
-    time : (nrec,) float, model time unit
+    time : (nrec,) or (N, nrec) float, model time unit
     evid : (nrec,) int
     cmt : (nrec,) int, 0-based compartment of each dose
     amt : (N|1, nrec) float, amount
     rate : (N|1, nrec) float, NONMEM RATE item (>0, 0, -1, -2)
-    ii : (nrec,) float
+    ii : (nrec,) or (N, nrec) float
     addl : (nrec,) int
     ss : (nrec,) int
     f, lag, mrate, mdur : (N|1, nrec) float
@@ -189,7 +198,7 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
         the interval of a steady-state dose.
     """
     N = n_subjects
-    nrec = len(tpl.time)
+    nrec = int(np.shape(tpl.time)[-1])
 
     def per(a: FloatArray, r: int) -> FloatArray:
         return np.broadcast_to(np.asarray(a, dtype=float), (N, nrec))[:, r]
@@ -197,15 +206,15 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
     b = _Builder(N)
     # initial no-op event: the state before anything is zero at the first record time
     b.add(
-        time=tpl.time[0] if nrec else 0.0,
+        time=per(tpl.time, 0) if nrec else 0.0,
         order=-1,
         origin=-1,
         epoch=int(tpl.epoch[0]) if nrec else 0,
     )
     epochs_vary = bool(nrec and np.any(tpl.epoch != tpl.epoch[0]))
-    resets: list[tuple[int, float, int]] = []  # (record, time, order)
+    resets: list[tuple[int, FloatArray, int]] = []  # (record, time per subject, order)
     for r in range(nrec):
-        t = float(tpl.time[r])
+        t = per(tpl.time, r)
         ev = int(tpl.evid[r])
         base = 4 * r
         recno = int(tpl.record_numbers[r])
@@ -229,9 +238,11 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
             raise err(f"bioavailability F={_first_bad(f)} must be >= 0 and finite")
         if np.any(~np.isfinite(lag) | (lag < 0)):
             raise err(f"lag time {_first_bad(lag)} must be >= 0 and finite")
-        ii = float(tpl.ii[r])
+        ii = per(tpl.ii, r)
         addl = int(tpl.addl[r])
         ss = int(tpl.ss[r])
+        if ss > 0 and np.any(ii == 0) and not np.all(ii == 0):
+            raise err("SS with II=0 (constant infusion) must be so for all subjects of a record")
         famt = f * amt
         # --- infusion rate and duration, NONMEM rules -----------------------------------------
         rate_code = rate_item[0] if np.all(rate_item == rate_item[0]) else None
@@ -256,12 +267,13 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
         infusion = bool(np.any(rate > 0))
         if infusion and not np.all(rate > 0):
             raise err("a record must be an infusion for all subjects or for none")
-        ss_const = ss > 0 and ii == 0  # AMT=0, RATE>0: constant steady-state infusion
+        ss_const = ss > 0 and bool(np.all(ii == 0))  # AMT=0, RATE>0: constant SS infusion
         # --- steady state ------------------------------------------------------------------
         if ss > 0:
             if not ss_const and np.any(lag >= ii):
+                bad = int(np.argmax(lag >= ii))
                 raise err(
-                    f"lag time {float(np.max(lag))} is not shorter than II={ii}: "
+                    f"lag time {float(lag[bad])} is not shorter than II={float(ii[bad])}: "
                     "steady state with ALAG >= II is not supported"
                 )
             b.add(
@@ -317,7 +329,8 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
     order = cols["order"].astype(np.int64)
     # --- resets cancel what earlier records scheduled after them ------------------------------
     for rec, t_r, o_r in resets:
-        later = (time > t_r) | ((time == t_r) & (order > o_r))
+        tr = np.asarray(t_r)[:, None]
+        later = (time > tr) | ((time == tr) & (order > o_r))
         cancel = (origin >= 0) & (origin < rec) & later
         if np.any(cancel):
             cols["bolus_amt"] = np.where(cancel, 0.0, cols["bolus_amt"])
@@ -340,6 +353,116 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
         ss_ii=take["ss_ii"].astype(float),
         ss_lag=take["ss_lag"].astype(float),
         epoch=take["epoch"].astype(np.int64),
+    )
+
+
+_PAD: dict[str, object] = {
+    "time": np.inf,
+    "order": np.iinfo(np.int64).max,
+    "bolus_cmt": -1,
+    "rate_cmt": -1,
+    "ss_cmt": -1,
+    "epoch": -1,
+}
+
+
+def concat_schedules(scheds: Sequence[Schedule]) -> Schedule:
+    """Stack schedules of different lengths (subjects one after another), padding with events
+    at time +inf that change nothing."""
+    E = max(sc.n_events for sc in scheds)
+    merged: dict[str, npt.NDArray[Any]] = {}
+    for name in _FIELDS:
+        parts = []
+        for sc in scheds:
+            a = getattr(sc, name)
+            if a.shape[1] < E:
+                fill = np.full((a.shape[0], E - a.shape[1]), _PAD.get(name, 0), dtype=a.dtype)
+                a = np.concatenate([a, fill], axis=1)
+            parts.append(a)
+        merged[name] = np.concatenate(parts, axis=0)
+    return Schedule(**merged)
+
+
+def _structure_key(t: RecordTemplate) -> tuple[object, ...]:
+    """What must be equal for templates to be compiled together (times and amounts may differ)."""
+    rate = np.asarray(t.rate, dtype=float).reshape(-1)
+    code = np.where(rate < 0, rate, np.sign(rate))
+    ii0 = np.asarray(t.ii, dtype=float).reshape(-1) == 0
+    return (
+        len(t.time),
+        t.evid.tobytes(),
+        t.cmt.tobytes(),
+        t.addl.tobytes(),
+        t.ss.tobytes(),
+        t.epoch.tobytes(),
+        code.tobytes(),
+        ii0.tobytes(),
+    )
+
+
+def compile_schedules(templates: Sequence[RecordTemplate]) -> Schedule:
+    """Compile one-subject templates (a dataset's subjects) into one padded :class:`Schedule`.
+
+    Subjects whose records have the same structure (EVID, CMT, ADDL, SS, RATE codes, parameter
+    epochs; times, amounts, II and dose modifiers may differ) are compiled in one batched
+    call; the groups are then padded to a common length with events at time +inf. Row ``i``
+    of the result is ``templates[i]``. Equal to ``concat_schedules([compile_schedule(t, 1)
+    for t in templates])``.
+
+    Raises
+    ------
+    EventError
+        As :func:`compile_schedule`, naming the subject and record.
+    """
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i, t in enumerate(templates):
+        groups.setdefault(_structure_key(t), []).append(i)
+    parts: list[Schedule] = []
+    order: list[int] = []
+    for members in groups.values():
+        tpls = [templates[i] for i in members]
+        if len(tpls) == 1:
+            parts.append(compile_schedule(tpls[0], 1))
+        else:
+            try:
+                parts.append(compile_schedule(_stack_templates(tpls), len(tpls)))
+            except EventError:
+                for t in tpls:  # the same error, naming the subject
+                    compile_schedule(t, 1)
+                raise
+        order.extend(members)
+    sched = concat_schedules(parts)
+    if order != list(range(len(order))):
+        sched = sched.take(np.argsort(np.asarray(order)))
+    return sched
+
+
+def _stack_templates(tpls: Sequence[RecordTemplate]) -> RecordTemplate:
+    def stack(name: str) -> FloatArray:
+        return np.concatenate(
+            [
+                np.broadcast_to(np.asarray(getattr(t, name), float), (1, t.time.shape[-1]))
+                for t in tpls
+            ]
+        )
+
+    t0 = tpls[0]
+    return RecordTemplate(
+        time=stack("time"),
+        evid=t0.evid,
+        cmt=t0.cmt,
+        amt=stack("amt"),
+        rate=stack("rate"),
+        ii=stack("ii"),
+        addl=t0.addl,
+        ss=t0.ss,
+        f=stack("f"),
+        lag=stack("lag"),
+        mrate=stack("mrate"),
+        mdur=stack("mdur"),
+        epoch=t0.epoch,
+        record_numbers=t0.record_numbers,
+        subject=None,
     )
 
 
