@@ -123,10 +123,28 @@ class Modes:
         )
 
 
+_BLOCKS: dict[bytes, tuple[npt.NDArray[np.intp], list[npt.NDArray[np.intp]]]] = {}
+_MODES: dict[tuple[bytes, float], Modes] = {}
+_CACHE_ITEMS = 256
+_CACHE_MAX_MATRICES = 8  # only small batches (one-subject calls from TCI, fitting, the app)
+
+
 def _block_order(K: FloatArray) -> tuple[npt.NDArray[np.intp], list[npt.NDArray[np.intp]]]:
     """Permutation to block lower triangular form and the blocks (strong components)."""
     n = K.shape[-1]
-    adj = np.any(K.reshape(-1, n, n) != 0, axis=0).T | np.eye(n, dtype=bool)  # adj[j, i]: j->i
+    pattern = np.any(K.reshape(-1, n, n) != 0, axis=0)
+    key = pattern.tobytes()
+    hit = _BLOCKS.get(key)
+    if hit is None:
+        hit = _BLOCKS[key] = _strong_components(pattern)
+    return hit
+
+
+def _strong_components(
+    pattern: npt.NDArray[np.bool_],
+) -> tuple[npt.NDArray[np.intp], list[npt.NDArray[np.intp]]]:
+    n = pattern.shape[0]
+    adj = pattern.T | np.eye(n, dtype=bool)  # adj[j, i]: flow j -> i
     reach = adj.copy()
     for _ in range(max(1, math.ceil(math.log2(n + 1)))):
         reach = reach | ((reach.astype(np.int64) @ reach.astype(np.int64)) > 0)
@@ -160,7 +178,27 @@ def compute_modes(K: FloatArray, span: float) -> Modes:
     ------
     SolverError
         When ``K`` has non-finite entries.
+
+    Notes
+    -----
+    Small batches are remembered by the exact bytes of ``K`` and ``span`` (the result is a pure
+    function of them), so repeated one-subject calls with the same parameters decompose once.
     """
+    key = None
+    if K.shape[0] <= _CACHE_MAX_MATRICES:
+        key = (np.ascontiguousarray(K, dtype=np.float64).tobytes() + bytes(K.shape), float(span))
+        hit = _MODES.get(key)
+        if hit is not None:
+            return hit
+    modes = _compute_modes(K, span)
+    if key is not None:
+        if len(_MODES) >= _CACHE_ITEMS:
+            _MODES.pop(next(iter(_MODES)))
+        _MODES[key] = modes
+    return modes
+
+
+def _compute_modes(K: FloatArray, span: float) -> Modes:
     if not np.all(np.isfinite(K)):
         raise SolverError(
             "the rate matrix has non-finite entries: check the parameters (zero volume?)"

@@ -148,42 +148,61 @@ _FIELDS = (
 )
 
 
+_DEFAULTS: dict[str, object] = {
+    "bolus_cmt": -1,
+    "bolus_amt": 0.0,
+    "rate_cmt": -1,
+    "rate_delta": 0.0,
+    "reset": False,
+    "ss_mode": 0,
+    "ss_cmt": -1,
+    "ss_amt": 0.0,
+    "ss_rate": 0.0,
+    "ss_dur": 0.0,
+    "ss_ii": 0.0,
+    "ss_lag": 0.0,
+    "epoch": -1,
+}
+_DTYPES: dict[str, type] = {
+    "time": float,
+    "order": np.int64,
+    "origin": np.int64,
+    "reset": bool,
+    "bolus_amt": float,
+    "rate_delta": float,
+    "ss_amt": float,
+    "ss_rate": float,
+    "ss_dur": float,
+    "ss_ii": float,
+    "ss_lag": float,
+}
+
+
 class _Builder:
-    """Collects event columns (each a (N,) array) before stacking."""
+    """Collects events (each part a scalar or an (N,) array) before filling the columns.
+
+    NOTE: parts are kept as given and written into preallocated (N, E) columns once at the end
+    (a scalar fills its column by broadcasting): a few numpy calls per field instead of one per
+    field and event, which is most of the cost of a one-subject solve.
+    """
 
     def __init__(self, n: int):
         self.n = n
-        self.cols: dict[str, list[FloatArray]] = {k: [] for k in (*_FIELDS, "origin")}
+        self.events: list[dict[str, object]] = []
 
     def add(self, *, time: object, order: object, origin: int, **parts: object) -> None:
-        n = self.n
-        defaults: dict[str, object] = {
-            "bolus_cmt": -1,
-            "bolus_amt": 0.0,
-            "rate_cmt": -1,
-            "rate_delta": 0.0,
-            "reset": False,
-            "ss_mode": 0,
-            "ss_cmt": -1,
-            "ss_amt": 0.0,
-            "ss_rate": 0.0,
-            "ss_dur": 0.0,
-            "ss_ii": 0.0,
-            "ss_lag": 0.0,
-            "epoch": -1,
-        }
-        defaults.update(parts)
-        defaults["time"] = time
-        defaults["order"] = order
-        defaults["origin"] = origin
-        for k, v in defaults.items():
-            self.cols[k].append(np.broadcast_to(np.asarray(v), (n,)))
+        self.events.append({"time": time, "order": order, "origin": origin, **parts})
 
-    def build(self) -> tuple[dict[str, npt.NDArray[np.generic]], IntArray]:
-        out: dict[str, npt.NDArray[np.generic]] = {}
-        for k, v in self.cols.items():
-            out[k] = np.stack(v, axis=1) if v else np.zeros((self.n, 0))
-        origin = out.pop("origin").astype(np.int64)
+    def build(self) -> tuple[dict[str, npt.NDArray[Any]], IntArray]:
+        E = len(self.events)
+        out: dict[str, npt.NDArray[Any]] = {}
+        for k in (*_FIELDS, "origin"):
+            default = _DEFAULTS.get(k, 0)
+            col: npt.NDArray[Any] = np.empty((self.n, E), dtype=_DTYPES.get(k, np.int64))
+            for e, ev in enumerate(self.events):
+                col[:, e] = ev.get(k, default)  # type: ignore[call-overload]
+            out[k] = col
+        origin = out.pop("origin")
         return out, origin
 
 
@@ -325,8 +344,7 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
             else:
                 b.add(time=start, order=order, origin=r, bolus_cmt=cmt, bolus_amt=famt)
     cols, origin = b.build()
-    time = cols["time"].astype(float)
-    order = cols["order"].astype(np.int64)
+    time, order = cols["time"], cols["order"]
     # --- resets cancel what earlier records scheduled after them ------------------------------
     for rec, t_r, o_r in resets:
         tr = np.asarray(t_r)[:, None]
@@ -336,24 +354,9 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
             cols["bolus_amt"] = np.where(cancel, 0.0, cols["bolus_amt"])
             cols["rate_delta"] = np.where(cancel, 0.0, cols["rate_delta"])
     perm = np.lexsort((order, time), axis=-1)
-    take = {k: np.take_along_axis(np.asarray(v), perm, axis=1) for k, v in cols.items()}
-    return Schedule(
-        time=take["time"].astype(float),
-        order=take["order"].astype(np.int64),
-        bolus_cmt=take["bolus_cmt"].astype(np.int64),
-        bolus_amt=take["bolus_amt"].astype(float),
-        rate_cmt=take["rate_cmt"].astype(np.int64),
-        rate_delta=take["rate_delta"].astype(float),
-        reset=take["reset"].astype(bool),
-        ss_mode=take["ss_mode"].astype(np.int64),
-        ss_cmt=take["ss_cmt"].astype(np.int64),
-        ss_amt=take["ss_amt"].astype(float),
-        ss_rate=take["ss_rate"].astype(float),
-        ss_dur=take["ss_dur"].astype(float),
-        ss_ii=take["ss_ii"].astype(float),
-        ss_lag=take["ss_lag"].astype(float),
-        epoch=take["epoch"].astype(np.int64),
-    )
+    if not np.array_equal(perm, np.broadcast_to(np.arange(perm.shape[1]), perm.shape)):
+        cols = {k: np.take_along_axis(v, perm, axis=1) for k, v in cols.items()}
+    return Schedule(**cols)  # type: ignore[arg-type]
 
 
 _PAD: dict[str, object] = {
