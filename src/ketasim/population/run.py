@@ -548,7 +548,7 @@ def simulate_population(
     chunks = list(_block_chunks(n, chunk_size))
     with tqdm(total=n, unit="subject", delay=0.5, disable=not progress, desc=spec.id) as bar:
         if workers > 1 and len(chunks) > 1:
-            from threadpoolctl import threadpool_limits
+            from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
             # NOTE: ketasim's own threads each get one BLAS/OpenMP thread: `workers` threads
             # times a BLAS pool per thread oversubscribed 2 cores (one 2.3 s call took 97.8 s)

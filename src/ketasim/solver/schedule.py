@@ -23,6 +23,16 @@ import numpy as np
 import numpy.typing as npt
 
 from ketasim.errors import EventError
+from ketasim.events.order import (
+    INFUSION_END,
+    NONEVENT_DOSE,
+    PADDING,
+    START,
+    EventKind,
+    Step,
+    get_record_order,
+)
+from ketasim.events.order import get_output_orders as _get_output_orders
 
 __all__ = [
     "RecordTemplate",
@@ -36,12 +46,7 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_IMPLIED = 1 << 40  # infusion ends: after every record at the same time (no jump in amounts)
-# NOTE: additional (ADDL) and lagged doses enter before any record at the same time, as in
-# NONMEM, where their entry times are "nonevent dose times" the system is advanced to on the
-# way to the next record (NONMEM Users Guide VI, sections III.B, III.F.6, V.K; NONMEM 7 output
-# tables in mrgsolve/nmtests dosing scenarios 17 and 23).
-_NONEVENT = -(1 << 40)
+# SEE: ketasim.events.order for the order of events at equal times (NONMEM) and its sources
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,8 @@ class Schedule:
     """Per-subject sorted events; every array has shape ``(N, E)``.
 
     ``bolus_cmt``/``rate_cmt``/``ss_cmt`` are -1 where the event has no such part;
-    ``epoch`` is -1 where the event keeps the current parameter epoch.
+    ``epoch`` is -1 where the event keeps the current parameter epoch; ``kind`` holds
+    :class:`ketasim.events.order.EventKind` flags (test them with ``is_dose``, ``is_reset`` ...).
     """
 
     time: FloatArray
@@ -107,6 +113,7 @@ class Schedule:
     ss_ii: FloatArray
     ss_lag: FloatArray
     epoch: IntArray
+    kind: IntArray
 
     @property
     def n_subjects(self) -> int:
@@ -145,6 +152,7 @@ _FIELDS = (
     "ss_ii",
     "ss_lag",
     "epoch",
+    "kind",
 )
 
 
@@ -162,6 +170,7 @@ _DEFAULTS: dict[str, object] = {
     "ss_ii": 0.0,
     "ss_lag": 0.0,
     "epoch": -1,
+    "kind": 0,
 }
 _DTYPES: dict[str, type] = {
     "time": float,
@@ -226,7 +235,7 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
     # initial no-op event: the state before anything is zero at the first record time
     b.add(
         time=per(tpl.time, 0) if nrec else 0.0,
-        order=-1,
+        order=START,
         origin=-1,
         epoch=int(tpl.epoch[0]) if nrec else 0,
     )
@@ -235,7 +244,6 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
     for r in range(nrec):
         t = per(tpl.time, r)
         ev = int(tpl.evid[r])
-        base = 4 * r
         recno = int(tpl.record_numbers[r])
 
         def err(msg: str, recno: int = recno) -> EventError:
@@ -243,9 +251,13 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
 
         is_reset = ev in (3, 4)
         if is_reset or (epochs_vary and (r == 0 or tpl.epoch[r] != tpl.epoch[r - 1])):
-            b.add(time=t, order=base, origin=r, reset=is_reset, epoch=int(tpl.epoch[r]))
+            kind = EventKind.RESET if is_reset else EventKind.EPOCH
+            o_reset = int(get_record_order(r, Step.RESET))
+            b.add(
+                time=t, order=o_reset, origin=r, reset=is_reset, epoch=int(tpl.epoch[r]), kind=kind
+            )
             if is_reset:
-                resets.append((r, t, base))
+                resets.append((r, t, o_reset))
         if ev not in (1, 4):
             continue
         cmt = int(tpl.cmt[r])
@@ -295,10 +307,12 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
                     f"lag time {float(lag[bad])} is not shorter than II={float(ii[bad])}: "
                     "steady state with ALAG >= II is not supported"
                 )
+            o_ss = int(get_record_order(r, Step.STEADY_STATE))
             b.add(
                 time=t,
-                order=base + 1,
+                order=o_ss,
                 origin=r,
+                kind=EventKind.STEADY_STATE | (EventKind.RESET if ss == 1 else EventKind.NONE),
                 reset=(ss == 1),
                 ss_mode=ss,
                 ss_cmt=cmt,
@@ -309,7 +323,7 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
                 ss_lag=lag,
             )
             if ss == 1:
-                resets.append((r, t, base + 1))
+                resets.append((r, t, o_ss))
             if ss_const:
                 # NONMEM: "the infusion terminates at the event time of the SS dose record"
                 continue
@@ -321,15 +335,17 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
                     running = s_k < dur
                     b.add(
                         time=t,
-                        order=base + 2,
+                        order=int(get_record_order(r, Step.DOSE)),
                         origin=r,
+                        kind=EventKind.INFUSION_START,
                         rate_cmt=cmt,
                         rate_delta=np.where(running, rate, 0.0),
                     )
                     b.add(
                         time=np.where(running, t + dur - s_k, np.inf),
-                        order=_IMPLIED,
+                        order=INFUSION_END,
                         origin=r,
+                        kind=EventKind.INFUSION_END,
                         rate_cmt=cmt,
                         rate_delta=np.where(running, -rate, 0.0),
                     )
@@ -337,12 +353,33 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
         for k in range(addl + 1):
             start = t + k * ii + lag
             own = (k == 0) & (lag == 0)
-            order = np.where(own, base + 2, _NONEVENT)
+            order = np.where(own, get_record_order(r, Step.DOSE), NONEVENT_DOSE)
             if infusion:
-                b.add(time=start, order=order, origin=r, rate_cmt=cmt, rate_delta=rate)
-                b.add(time=start + dur, order=_IMPLIED, origin=r, rate_cmt=cmt, rate_delta=-rate)
+                b.add(
+                    time=start,
+                    order=order,
+                    origin=r,
+                    kind=EventKind.INFUSION_START,
+                    rate_cmt=cmt,
+                    rate_delta=rate,
+                )
+                b.add(
+                    time=start + dur,
+                    order=INFUSION_END,
+                    origin=r,
+                    kind=EventKind.INFUSION_END,
+                    rate_cmt=cmt,
+                    rate_delta=-rate,
+                )
             else:
-                b.add(time=start, order=order, origin=r, bolus_cmt=cmt, bolus_amt=famt)
+                b.add(
+                    time=start,
+                    order=order,
+                    origin=r,
+                    kind=EventKind.BOLUS,
+                    bolus_cmt=cmt,
+                    bolus_amt=famt,
+                )
     cols, origin = b.build()
     time, order = cols["time"], cols["order"]
     # --- resets cancel what earlier records scheduled after them ------------------------------
@@ -361,7 +398,7 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
 
 _PAD: dict[str, object] = {
     "time": np.inf,
-    "order": np.iinfo(np.int64).max,
+    "order": PADDING,
     "bolus_cmt": -1,
     "rate_cmt": -1,
     "ss_cmt": -1,
@@ -475,8 +512,9 @@ def _first_bad(a: FloatArray) -> float:
 
 
 def get_output_orders(n_records: int) -> IntArray:
-    """Order key of each record's output (after the record's own events)."""
-    return 4 * np.arange(n_records, dtype=np.int64) + 3
+    """Order key of each record's output (after the record's own events); see
+    :func:`ketasim.events.order.get_output_orders`."""
+    return _get_output_orders(n_records)
 
 
 def get_output_interval(
