@@ -56,6 +56,7 @@ def solve(
     n_sub = 300 if path == "kernel" else 2
     if path == "kernel":
         mp.setattr(kernels, "_NUMBA_MIN_WORK", 0)
+        mp.setattr(kernels, "_NUMBA_LOAD_WORK", 0)
     sched = compile_schedule(template(records), n_sub)
     Kb = np.broadcast_to(K, (n_sub, 1, *K.shape)).copy()
     order = np.full(times.size, AFTER)

@@ -20,7 +20,10 @@ __all__ = ["sum_of_exponential_polynomials", "sum_of_exponentials", "sum_of_term
 FloatArray = npt.NDArray[np.float64]
 
 _KERNEL: list[object] = []
-_NUMBA_MIN_WORK = 200_000  # subjects x outputs below which numpy is faster than loading numba
+_NUMBA_MIN_WORK = 200_000  # subjects x outputs from which the loaded kernel beats numpy
+# NOTE: importing numba and loading the cached kernel costs 1-2 s per process, more than numpy
+# needs for 10 million subject-outputs; below this the kernel is used only if already loaded
+_NUMBA_LOAD_WORK = 20_000_000
 _ANCHOR = 64
 
 
@@ -83,6 +86,12 @@ def _get_kernel() -> object | None:
     return _kernel
 
 
+def _worth_kernel(work: int) -> bool:
+    if work < _NUMBA_MIN_WORK:
+        return False
+    return bool(_KERNEL) or work >= max(_NUMBA_LOAD_WORK, _NUMBA_MIN_WORK)
+
+
 def sum_of_exponential_polynomials(
     mu: npt.NDArray[Any],
     a: npt.NDArray[Any],
@@ -111,9 +120,9 @@ def sum_of_exponential_polynomials(
     """
     N, m, n, Q = a.shape
     nq = np.full(N, Q, dtype=np.int64) if nterms is None else np.minimum(nterms, Q)
-    big = (N * dt.size if total_work is None else total_work) >= _NUMBA_MIN_WORK
     real = mu.dtype == np.float64 and a.dtype == np.float64 and b.dtype == np.float64
-    kernel = _get_kernel() if big and real else None
+    work = N * dt.size if total_work is None else total_work
+    kernel = _get_kernel() if real and _worth_kernel(work) else None
     if kernel is not None:
         # NOTE: terms that are zero for every subject (modes an output does not see, modes no
         # dose excites, polynomial degrees no subject needs) are dropped before the loop
@@ -184,7 +193,7 @@ def sum_of_terms(
     Q = v.shape[1]
     nq = np.minimum(nterms, Q)
     real = mu.dtype == np.float64 and VW.dtype == np.float64 and v.dtype == np.float64
-    kernel = _get_kernel() if real and total_work >= _NUMBA_MIN_WORK else None
+    kernel = _get_kernel() if real and _worth_kernel(total_work) else None
     if kernel is None:
         a = VW[:, :, :, None] * np.swapaxes(v, 1, 2)[:, None, :, :]
         sum_of_exponential_polynomials(mu, a, b, dt, sel, out, nq, total_work)
