@@ -285,18 +285,24 @@ def test_mass_balance_in_degenerate_regimes_dataset_path(cl, v1, q, v2, gap, amt
 
 @settings(max_examples=40, deadline=None, derandomize=True)
 @given(
-    cl=st.lists(clearance, min_size=3, max_size=3),
+    cl=st.lists(
+        st.one_of(st.sampled_from([0.0, 1e-18, 1e-15, 1e-13]), _log_uniform(-18, -12)),
+        min_size=3,
+        max_size=3,
+    ),
     q=st.lists(stiff, min_size=3, max_size=3),
     amt=dose,
     tinf=st.floats(min_value=0.1, max_value=6.0),
 )
-def test_mass_balance_in_degenerate_regimes_regimen_path(cl, q, amt, tinf):
+def test_closed_system_conserves_mass_regimen_path(cl, q, amt, tinf):
+    # pk2 with CL = 0 (an eigenvalue 0 that eig returns as ~1e-17) or CL so small that what is
+    # eliminated over 24 h (< 3e-12 of the dose) is below the tolerance: mass is conserved
     from ketasim.simulate import simulate_regimen
 
     times = np.linspace(0.0, 24.0, 97)
     reg = Regimen.from_quantities(f"{amt} mg", duration=f"{tinf} h", every="8 h", count=2)
-    p = dict(CL=np.array(cl), V1=10.0, Q=np.array(q), V2=30.0, KA=1.0)
-    res = simulate_regimen(SINK_MODEL, reg, times, params=p, keep_amounts=True)
+    p = dict(CL=np.array(cl), V1=7.0, Q2=np.array(q), V2=13.0)
+    res = simulate_regimen(get_builtin_model("pk2"), reg, times, params=p, keep_amounts=True)
     assert res.amounts is not None
     given_so_far = sum(amt * np.clip((times - s) / tinf, 0.0, 1.0) for s in (0.0, 8.0))
     np.testing.assert_allclose(
