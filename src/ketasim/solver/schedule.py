@@ -478,13 +478,14 @@ def compile_schedules(templates: Sequence[RecordTemplate]) -> Schedule:
 
 
 def _stack_templates(tpls: Sequence[RecordTemplate]) -> RecordTemplate:
+    nrec = int(np.shape(tpls[0].time)[-1])
+
     def stack(name: str) -> FloatArray:
-        return np.concatenate(
-            [
-                np.broadcast_to(np.asarray(getattr(t, name), float), (1, t.time.shape[-1]))
-                for t in tpls
-            ]
-        )
+        rows = [getattr(t, name) for t in tpls]
+        try:  # NOTE: one C-level conversion when every row has the same shape (the usual case)
+            return np.array(rows, dtype=float).reshape(len(tpls), nrec)
+        except ValueError:
+            return np.concatenate([np.broadcast_to(np.asarray(r, float), (1, nrec)) for r in rows])
 
     t0 = tpls[0]
     return RecordTemplate(
