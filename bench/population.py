@@ -10,13 +10,19 @@ over 40 min every 3.5 d x 6, 1,000 output times over 21 d, WT ~ truncated normal
 engine solves it on its batched matrix-exponential path, which is slower; the same regimen on
 herd_2007 (2 compartments, eigen path) is measured too, to show the population machinery itself.
 
+Rows of issue 8 (each ratio against a baseline measured in the same run): population
+subjects/s against the engine alone (``simulate_regimen`` on the same sampled covariates and
+random effects, the population layer's overhead), simons_2022 at 2,000 subjects against the
+goal of 6,000/s, repeated runs with threads (no BLAS-oversubscription outlier), the predicted
+time of 1,000,000 perez_ruixo_2021 subjects, and peak memory read from each child's own
+``VmHWM`` (/proc/self/status; a child's ``ru_maxrss`` from ``wait4`` inherits the parent's).
+
 Usage: ``python bench/population.py [--budget-s 240] [--dask-n 1000000] [--workers 2]``
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import subprocess
 import sys
@@ -65,18 +71,54 @@ def _run(model: str, n: int, **kw: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, res
 
 
+def _vmhwm_mb() -> float:
+    """This process's own peak resident memory (VmHWM), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _peak_rss_mb(model: str, n: int, method: str) -> float:
-    """Peak resident memory (MB) of a fresh process running one population (os.wait4)."""
+    """Peak resident memory (MB) of a fresh process running one population: the child's own
+    VmHWM, printed by the child (not ``wait4``'s ``ru_maxrss``, which inherits the parent's)."""
     code = (
         "import sys; sys.argv = ['x']; import population as b; "
-        f"b._run({model!r}, {n}, percentile_method={method!r})"
+        f"b._run({model!r}, {n}, percentile_method={method!r}); print(b._vmhwm_mb())"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parent)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    if proc.returncode != 0:
-        raise RuntimeError(f"memory probe for {model} n={n} failed (status {status})")
-    return usage.ru_maxrss / 1024
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def _engine_alone(model: str, n: int) -> float:
+    """Seconds of the engine alone for ``n`` subjects: simulate_regimen on covariates and random
+    effects sampled the population's way, the same regimen and grid (no summaries)."""
+    from ketasim.population.sampling import _covariates_for, _draw_etas, _omega_factor
+    from ketasim.simulate import simulate_regimen
+
+    spec = load_model(model)
+    rng = np.random.default_rng(1)
+    etas = _draw_etas(_omega_factor(spec, None), n, rng)
+    cov = _covariates_for(spec, CASES[model], 0, n, lambda j: np.random.default_rng(10 + j), 0)
+    t0 = time.perf_counter()
+    for a in range(0, n, 1024):
+        sl = slice(a, min(n, a + 1024))
+        c = {k: (v[sl] if np.ndim(v) == 1 else v) for k, v in cov.items()}
+        simulate_regimen(
+            spec, _regimen(model), TIMES_H, covariates=c, etas=etas[sl], check_validity=False
+        )
+    return time.perf_counter() - t0
+
+
+def _median_range(values: list[float]) -> str:
+    v = np.asarray(values)
+    return f"{np.median(v):.1f} (range {v.min():.1f}-{v.max():.1f})"
 
 
 def main() -> None:
@@ -84,30 +126,50 @@ def main() -> None:
     ap.add_argument("--budget-s", type=float, default=240.0, help="longest single run (s)")
     ap.add_argument("--dask-n", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
     print(f"output_times: {TIMES_H.size}")
-    print("regimen: 0.25 mg/kg IV over 40 min every 3.5 d x 6")
+    print("regimen: 0.25 mg/kg IV over 40 min every 3.5 d x 6 (perez_ruixo_2021: 17.5 mg)")
+    print(f"repeats_per_point: {args.reps}; medians (ranges)")
+    goals: list[tuple[str, bool, str]] = []
     rates: dict[str, float] = {}
-    for model, pilot in (("perez_ruixo_2021", 2048), ("simons_2022", 256), ("herd_2007", 2048)):
-        _run(model, 8)  # warm-up: numba compilation, library loading (not timed)
-        dt, _ = _run(model, pilot)
-        rates[model] = pilot / dt
-        print(f"{model}_pilot_n: {pilot}")
-        print(f"{model}_pilot_subjects_per_s: {rates[model]:.1f}")
-        for n in (10_000, 100_000):
-            predicted = n / rates[model]
-            if predicted > args.budget_s:
-                print(
-                    f"{model}_in_process_{n}_subjects_per_s: not run (predicted {predicted:.0f} s "
-                    f"> budget {args.budget_s:.0f} s at the pilot rate)"
-                )
-                continue
-            dt, res = _run(model, n)
-            peak = _peak_rss_mb(model, n, res.percentile_method)
-            print(f"{model}_in_process_{n}_subjects_per_s: {n / dt:.1f}")
-            print(f"{model}_in_process_{n}_seconds: {dt:.1f}")
-            print(f"{model}_in_process_{n}_peak_rss_MB: {peak:.0f}")
-            print(f"{model}_in_process_{n}_percentile_method: {res.percentile_method}")
+    for model, pilot in (("perez_ruixo_2021", 2000), ("simons_2022", 2000), ("herd_2007", 2000)):
+        _run(model, 1100)  # warm-up: numba kernel, library loading (not timed)
+        _engine_alone(model, 64)
+        pop, eng = [], []
+        for _ in range(args.reps):  # interleaved, so load changes hit both alike
+            dt, _ = _run(model, pilot)
+            pop.append(pilot / dt)
+            eng.append(pilot / _engine_alone(model, pilot))
+        rates[model] = float(np.median(pop))
+        overhead = float(np.median(eng) / np.median(pop))
+        print(f"{model}_population_{pilot}_subjects_per_s: {_median_range(pop)}")
+        print(f"{model}_engine_alone_{pilot}_subjects_per_s: {_median_range(eng)}")
+        print(f"{model}_population_overhead_vs_engine: {overhead:.2f} (goal <= 1.5)")
+        goals.append((f"{model} overhead <= 1.5x", overhead <= 1.5, f"{overhead:.2f}"))
+        if model == "simons_2022":
+            ok = rates[model] >= 6000
+            print(f"simons_2022_population_goal_6000_per_s: {'met' if ok else 'not met'}")
+            goals.append(("simons_2022 >= 6000 subjects/s", ok, f"{rates[model]:.0f}/s"))
+    # threads: the same simons_2022 population with `workers` threads, repeated (outliers?)
+    th = []
+    for _ in range(max(3, args.reps)):
+        dt, _ = _run("simons_2022", 2000, workers=args.workers, chunk_size=1024)
+        th.append(dt)
+    worst = max(th) / float(np.median(th))
+    print(f"simons_2022_2000_subjects_{args.workers}_threads_seconds: {_median_range(th)}")
+    print(f"simons_2022_threads_worst_to_median: {worst:.2f} (goal: no outlier, <= 2)")
+    goals.append(("no thread outlier", worst <= 2.0, f"worst/median {worst:.2f}"))
+    pred = 1_000_000 / rates["perez_ruixo_2021"]
+    print(f"perez_ruixo_2021_1000000_subjects_predicted_in_process_s: {pred:.0f} (goal < 150)")
+    goals.append(("1,000,000 perez_ruixo_2021 < 150 s (predicted)", pred < 150, f"{pred:.0f} s"))
+    for model in CASES:
+        n = 10_000
+        dt, res = _run(model, n)
+        peak = _peak_rss_mb(model, n, res.percentile_method)
+        print(f"{model}_in_process_{n}_subjects_per_s: {n / dt:.1f}")
+        print(f"{model}_in_process_{n}_peak_rss_MB_child_VmHWM: {peak:.0f}")
+        print(f"{model}_in_process_{n}_percentile_method: {res.percentile_method}")
     n = args.dask_n
     for model in CASES:
         predicted = n / rates[model]
@@ -120,7 +182,8 @@ def main() -> None:
         spec = load_model(model)
         dt_in, ref = _run(model, n, percentile_method="histogram")
         print(f"{model}_in_process_{n}_subjects_per_s: {n / dt_in:.1f}")
-        print(f"{model}_in_process_{n}_peak_rss_MB: {_peak_rss_mb(model, n, 'histogram'):.0f}")
+        peak = _peak_rss_mb(model, n, "histogram")
+        print(f"{model}_in_process_{n}_peak_rss_MB_child_VmHWM: {peak:.0f}")
         t0 = time.perf_counter()
         got = simulate_population_dask(
             spec,
@@ -148,8 +211,9 @@ def main() -> None:
         )
         print(f"{model}_dask_to_in_process_throughput_ratio_{n}: {dt_in / dt_dask:.2f}")
         print(f"{model}_dask_identical_to_in_process: {same}")
-    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak_rss_bench_process_MB: {usage:.0f} (holds two full results at once)")
+    print(f"peak_rss_bench_process_MB: {_vmhwm_mb():.0f} (holds two full results at once)")
+    for name, ok, note in goals:
+        print(f"goal_{'met' if ok else 'NOT_met'}: {name} {note}".rstrip())
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ from __future__ import annotations
 import functools
 import math
 import re
+import sys
+import threading
 from typing import Any
-
-import pint
 
 from ketasim.errors import UnitError
 
@@ -36,15 +36,80 @@ __all__ = [
     "convert_magnitude",
     "dimensionality_of",
     "get_molar_mass_g_per_mol",
+    "get_registry",
     "parse_quantity",
     "to_canonical",
     "to_unit",
     "ureg",
 ]
 
-ureg: Any = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
-ureg.define("yr = 365.25 * day = y = years_ = year_")
-Q_ = ureg.Quantity
+_REGISTRY: list[Any] = []
+_LOCK = threading.Lock()
+
+
+def _import_pint() -> Any:
+    """Import pint without letting it import dask.
+
+    NOTE: pint's compat module runs ``find_spec("dask")`` and then imports ``dask.base`` (0.1 s)
+    to support dask arrays inside Quantities, which ketasim never uses. A ``None`` entry in
+    ``sys.modules`` makes ``find_spec`` answer "not installed" for the duration of the import;
+    the entry is removed afterwards, so ``import dask`` elsewhere works as usual.
+    """
+    if "pint" in sys.modules:
+        return sys.modules["pint"]
+    blocked = "dask" not in sys.modules
+    if blocked:
+        sys.modules["dask"] = None  # type: ignore[assignment]
+    try:
+        import pint
+    finally:
+        if blocked and sys.modules.get("dask", 0) is None:
+            del sys.modules["dask"]
+    return pint
+
+
+def get_registry() -> Any:
+    """The pint unit registry, built on first use (importing ketasim does not build it)."""
+    if not _REGISTRY:
+        with _LOCK:
+            if not _REGISTRY:
+                pint = _import_pint()
+                reg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+                reg.define("yr = 365.25 * day = y = years_ = year_")
+                _REGISTRY.append(reg)
+    return _REGISTRY[0]
+
+
+class _LazyRegistry:
+    """Stands for the registry until first use; attribute access builds it."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(get_registry(), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return get_registry()(*args, **kwargs)
+
+
+class _LazyQuantity:
+    """Stands for ``ureg.Quantity``: calling it builds a Quantity, ``isinstance`` works."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return get_registry().Quantity(*args, **kwargs)
+
+    def __instancecheck__(self, obj: Any) -> bool:
+        return isinstance(obj, get_registry().Quantity)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(get_registry().Quantity, name)
+
+
+ureg: Any = _LazyRegistry()
+Q_: Any = _LazyQuantity()
+
+
+def _dimensionality_error() -> Any:
+    return _import_pint().DimensionalityError
+
 
 #: canonical unit of each physical kind used in ketasim
 CANONICAL: dict[str, str] = {
@@ -224,7 +289,7 @@ def to_unit(
         )
     try:
         return float(q.to(unit).magnitude)
-    except pint.DimensionalityError:
+    except _dimensionality_error():
         target = unit or "dimensionless"
         raise UnitError(
             f"{what} {q:~P} has the wrong unit: expected something convertible to {target}"
@@ -250,7 +315,7 @@ def convert_magnitude(
     """Convert a bare magnitude between two units (both given as text)."""
     try:
         return float(Q_(magnitude, from_unit).to(to_unit_).magnitude)
-    except pint.DimensionalityError:
+    except _dimensionality_error():
         raise UnitError(f"{what}: cannot convert {from_unit!r} to {to_unit_!r}") from None
     except Exception as exc:
         raise UnitError(f"{what}: bad unit {from_unit!r} or {to_unit_!r}: {exc}") from None

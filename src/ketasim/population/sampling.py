@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from ketasim.errors import ParameterError
 from ketasim.spec import ModelSpec
@@ -57,6 +56,8 @@ class TruncatedNormal:
 
     def sample(self, n: int, rng: np.random.Generator) -> FloatArray:
         """``n`` draws (unit of the covariate)."""
+        from scipy import special  # NOTE: lazily, to keep `import ketasim` fast
+
         a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
         u = rng.random(n)
         if a > 0:  # NOTE: upper tail sampled by symmetry, where ndtr(a) would round to 1

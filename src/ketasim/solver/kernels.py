@@ -1,22 +1,30 @@
 """Compiled inner loop of the exact solver's output stage (numba), with a numpy fallback.
 
 Maths: within one inter-event interval, every weighted output of every subject is a sum of
-exponentials, ``y_im(t) = b_im + sum_j a_imj exp(lam_ij dt_t)``. The kernel evaluates it fused
-(one exp per subject, time and mode; no temporaries), in parallel over subjects. The numpy
-fallback computes the same numbers with temporaries; both are exact to round-off.
+exponential polynomials, ``y_im(t) = b_im + sum_j exp(mu_ij dt) sum_q a_imjq dt^q / q!``
+(:mod:`ketasim.solver.eigen`; one term ``q = 0`` per mode unless eigenvalues repeat). The
+kernel evaluates it fused (one exp per subject, time and mode; no temporaries), in parallel over
+subjects, with each subject's own number of polynomial terms. The numpy fallback computes the
+same numbers with temporaries (and serves complex modes); both are exact to round-off.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["sum_of_exponentials"]
+__all__ = ["sum_of_exponential_polynomials", "sum_of_exponentials", "sum_of_terms"]
 
 FloatArray = npt.NDArray[np.float64]
 
 _KERNEL: list[object] = []
-_NUMBA_MIN_WORK = 200_000  # subjects x outputs below which numpy is faster than loading numba
+_NUMBA_MIN_WORK = 200_000  # subjects x outputs from which the loaded kernel beats numpy
+# NOTE: importing numba and loading the cached kernel costs 1-2 s per process, more than numpy
+# needs for 10 million subject-outputs; below this the kernel is used only if already loaded
+_NUMBA_LOAD_WORK = 20_000_000
+_ANCHOR = 64
 
 
 def _get_kernel() -> object | None:
@@ -30,17 +38,24 @@ def _get_kernel() -> object | None:
         return None
 
     @numba.njit(parallel=True, cache=True, nogil=True)  # type: ignore[misc]
-    def _kernel(lam, a, b, dt, sel, out, step):  # type: ignore[no-untyped-def]  # pragma: no cover
-        # A point one `step` after its predecessor is reached by multiplying exp(lam dt) by
-        # exp(lam step); any other point, and every 64th, gets an exact exp, so accumulated
-        # round-off stays below 64 x 1.1e-16 relative.
-        N, m, n = a.shape
+    def _kernel(mu, a, tj, tq, cnt, b, dt, sel, out, step, Q):  # type: ignore[no-untyped-def]  # pragma: no cover
+        inv = np.empty(Q)
+        for k in range(1, Q):
+            inv[k] = 1.0 / k
+        # A point one `step` after its predecessor is reached by multiplying exp(mu dt) by
+        # exp(mu step); any other point, and every 64th, gets an exact exp, so accumulated
+        # round-off stays below 64 x 1.1e-16 relative. Output mm of subject i sums its cnt[i, mm]
+        # active terms a[i, mm, l] exp(mu_j dt) dt^q / q! with j = tj[mm, l], q = tq[mm, l]
+        # (sorted by q, so a subject needing fewer polynomial terms stops earlier).
+        N, m, L = a.shape
+        n = mu.shape[1]
         T = dt.shape[0]
         for i in numba.prange(N):
             e = np.empty(n)
-            q = np.empty(n)
+            g = np.empty(n)
+            tp = np.empty(Q)
             for j in range(n):
-                q[j] = np.exp(lam[i, j] * step)
+                g[j] = np.exp(mu[i, j] * step)
             since = 64
             for t in range(T):
                 regular = (
@@ -51,21 +66,166 @@ def _get_kernel() -> object | None:
                 )
                 if regular:
                     for j in range(n):
-                        e[j] *= q[j]
+                        e[j] *= g[j]
                     since += 1
                 else:
                     for j in range(n):
-                        e[j] = np.exp(lam[i, j] * dt[t])
+                        e[j] = np.exp(mu[i, j] * dt[t])
                     since = 0
+                tp[0] = 1.0
+                for k in range(1, Q):
+                    tp[k] = tp[k - 1] * dt[t] * inv[k]
                 col = sel[t]
                 for mm in range(m):
                     acc = b[i, mm]
-                    for j in range(n):
-                        acc += a[i, mm, j] * e[j]
+                    for el in range(cnt[i, mm]):
+                        acc += a[i, mm, el] * e[tj[mm, el]] * tp[tq[mm, el]]
                     out[i, col, mm] = acc
 
     _KERNEL.append(_kernel)
     return _kernel
+
+
+def _worth_kernel(work: int) -> bool:
+    if work < _NUMBA_MIN_WORK:
+        return False
+    return bool(_KERNEL) or work >= max(_NUMBA_LOAD_WORK, _NUMBA_MIN_WORK)
+
+
+def sum_of_exponential_polynomials(
+    mu: npt.NDArray[Any],
+    a: npt.NDArray[Any],
+    b: npt.NDArray[Any],
+    dt: FloatArray,
+    sel: npt.NDArray[np.intp],
+    out: FloatArray,
+    nterms: npt.NDArray[np.int64] | None = None,
+    total_work: int | None = None,
+) -> None:
+    """Write ``b + sum_j exp(mu_j dt) sum_q a[..., j, q] dt^q / q!`` into ``out[:, sel, :]``.
+
+    Parameters
+    ----------
+    mu : (N, n) float or complex, 1/time
+    a : (N, m, n, Q) float or complex
+    b : (N, m) float or complex
+    dt : (T_k,) float, time since the interval start
+    sel : (T_k,) int, output columns to fill
+    out : (N, T, m) float, written in place (real part)
+    nterms : (N,) int, optional
+        Polynomial terms used per subject (default Q); terms beyond must be zero or are ignored.
+    total_work : int, optional
+        Subjects x outputs of the whole solve this call is part of (default this call's): the
+        compiled kernel is loaded when that is large, and then used for every interval.
+    """
+    N, m, n, Q = a.shape
+    nq = np.full(N, Q, dtype=np.int64) if nterms is None else np.minimum(nterms, Q)
+    real = mu.dtype == np.float64 and a.dtype == np.float64 and b.dtype == np.float64
+    work = N * dt.size if total_work is None else total_work
+    kernel = _get_kernel() if real and _worth_kernel(work) else None
+    if kernel is not None:
+        # NOTE: terms that are zero for every subject (modes an output does not see, modes no
+        # dose excites, polynomial degrees no subject needs) are dropped before the loop
+        q_live = np.arange(Q)[None, :] < nq[:, None]  # (N, Q)
+        live = np.any((a != 0) & q_live[:, None, None, :], axis=0)  # (m, n, Q)
+        L = max(1, int(live.reshape(m, -1).sum(axis=1).max(initial=0)))
+        tj = np.zeros((m, L), dtype=np.int64)
+        tq = np.zeros((m, L), dtype=np.int64)
+        ac = np.zeros((N, m, L))
+        cnt = np.zeros((N, m), dtype=np.int64)
+        for mm in range(m):
+            qq, jj = np.nonzero(live[mm].T)  # sorted by polynomial degree q
+            tj[mm, : jj.size], tq[mm, : jj.size] = jj, qq
+            ac[:, mm, : jj.size] = a[:, mm, jj, qq]
+            cnt[:, mm] = np.searchsorted(qq, nq, side="left")
+        step = float(np.median(np.diff(dt))) if dt.size > 2 else 0.0
+        kernel(  # type: ignore[operator]
+            np.ascontiguousarray(mu),
+            ac,
+            tj,
+            tq,
+            cnt,
+            np.ascontiguousarray(b),
+            np.ascontiguousarray(dt, dtype=np.float64),
+            np.ascontiguousarray(sel, dtype=np.int64),
+            out,
+            step,
+            int(tq.max(initial=0)) + 1,
+        )
+        return
+    Qmax = int(np.max(nq)) if N else 1
+    Ex = np.exp(mu[:, :, None] * dt[None, None, :])  # (N, n, T_k)
+    acc = np.matmul(a[..., 0], Ex)  # (N, m, T_k)
+    fact = np.ones_like(dt)
+    for k in range(1, Qmax):
+        fact = fact * dt / k
+        # NOTE: only the subjects that need a k-th term pay for it
+        rows = np.flatnonzero(nq > k)
+        if rows.size == N:
+            acc = acc + np.matmul(a[..., k], Ex * fact)
+        else:
+            acc[rows] += np.matmul(a[rows, ..., k], Ex[rows] * fact)
+    out[:, sel, :] = np.swapaxes(acc, 1, 2).real + b[:, None, :].real
+
+
+def sum_of_terms(
+    mu: npt.NDArray[Any],
+    VW: npt.NDArray[Any],
+    v: npt.NDArray[Any],
+    b: npt.NDArray[Any],
+    dt: FloatArray,
+    sel: npt.NDArray[np.intp],
+    out: FloatArray,
+    nterms: npt.NDArray[np.int64],
+    total_work: int,
+) -> None:
+    """As :func:`sum_of_exponential_polynomials` with ``a[i, m, j, q] = VW[i, m, j] v[i, q, j]``.
+
+    The terms are formed only where some subject has them (an output sees a mode, a dose
+    excites it, some subject needs that polynomial degree), without the full ``a`` array.
+
+    Parameters
+    ----------
+    mu : (N, n); VW : (N, m, n) output weights in the modal basis; v : (N, Q, n) series
+    vectors; b : (N, m); nterms : (N,); total_work : subjects x outputs of the whole solve.
+    """
+    N, m, n = VW.shape
+    Q = v.shape[1]
+    nq = np.minimum(nterms, Q)
+    real = mu.dtype == np.float64 and VW.dtype == np.float64 and v.dtype == np.float64
+    kernel = _get_kernel() if real and _worth_kernel(total_work) else None
+    if kernel is None:
+        a = VW[:, :, :, None] * np.swapaxes(v, 1, 2)[:, None, :, :]
+        sum_of_exponential_polynomials(mu, a, b, dt, sel, out, nq, total_work)
+        return
+    seen = np.any(VW != 0, axis=0)  # (m, n)
+    q_ok = np.arange(Q)[None, :] < nq[:, None]
+    excited = np.any((v != 0) & q_ok[:, :, None], axis=0)  # (Q, n)
+    live = seen[:, None, :] & excited[None, :, :]  # (m, Q, n)
+    L = max(1, int(live.reshape(m, -1).sum(axis=1).max(initial=0)))
+    tj = np.zeros((m, L), dtype=np.int64)
+    tq = np.zeros((m, L), dtype=np.int64)
+    ac = np.zeros((N, m, L))
+    cnt = np.zeros((N, m), dtype=np.int64)
+    for mm in range(m):
+        qq, jj = np.nonzero(live[mm])  # sorted by polynomial degree q
+        tj[mm, : jj.size], tq[mm, : jj.size] = jj, qq
+        ac[:, mm, : jj.size] = VW[:, mm, jj] * v[:, qq, jj]
+        cnt[:, mm] = np.searchsorted(qq, nq, side="left")
+    step = float(np.median(np.diff(dt))) if dt.size > 2 else 0.0
+    kernel(  # type: ignore[operator]
+        np.ascontiguousarray(mu),
+        ac,
+        tj,
+        tq,
+        cnt,
+        np.ascontiguousarray(b),
+        np.ascontiguousarray(dt, dtype=np.float64),
+        np.ascontiguousarray(sel, dtype=np.int64),
+        out,
+        step,
+        int(tq.max(initial=0)) + 1,
+    )
 
 
 def sum_of_exponentials(
@@ -78,29 +238,7 @@ def sum_of_exponentials(
 ) -> None:
     """Write ``b + sum_j a[..., j] * exp(lam[:, j] * dt)`` into ``out[:, sel, :]``.
 
-    Parameters
-    ----------
-    lam : (N, n) float, 1/time (real)
-    a : (N, m, n) float
-    b : (N, m) float
-    dt : (T_k,) float, time since the interval start
-    sel : (T_k,) int, output columns to fill
-    out : (N, T, m) float, written in place
+    The one-term case of :func:`sum_of_exponential_polynomials`; ``lam`` (N, n), ``a`` (N, m, n),
+    ``b`` (N, m).
     """
-    big = lam.shape[0] * dt.size >= _NUMBA_MIN_WORK
-    real = lam.dtype == np.float64 and a.dtype == np.float64
-    kernel = _get_kernel() if big and real else None
-    if kernel is not None:
-        step = float(np.median(np.diff(dt))) if dt.size > 2 else 0.0
-        kernel(  # type: ignore[operator]
-            np.ascontiguousarray(lam),
-            np.ascontiguousarray(a),
-            np.ascontiguousarray(b),
-            np.ascontiguousarray(dt, dtype=np.float64),
-            np.ascontiguousarray(sel, dtype=np.int64),
-            out,
-            step,
-        )
-        return
-    E = np.exp(lam[:, :, None] * dt[None, None, :])  # (N, n, T_k)
-    out[:, sel, :] = np.swapaxes(np.matmul(a, E), 1, 2).real + b[:, None, :].real
+    sum_of_exponential_polynomials(lam, a[..., None], b, dt, sel, out)

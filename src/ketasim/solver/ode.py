@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-from scipy.integrate import solve_ivp
 
 from ketasim.errors import SolverError
 from ketasim.solver.schedule import Schedule, get_output_interval
@@ -118,6 +117,8 @@ def _integrate(
 
     def f(t: float, a: FloatArray) -> FloatArray:
         return rhs(t, a, ep) + rfun(t)
+
+    from scipy.integrate import solve_ivp  # NOTE: lazily; 0.4 s of import time
 
     sol = solve_ivp(f, (t0, t1), a0, method=method, rtol=rtol, atol=atol)
     if not sol.success:

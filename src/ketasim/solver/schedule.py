@@ -15,24 +15,38 @@ has not yet happened: infusions in progress, lagged and additional doses.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ketasim.errors import EventError
+from ketasim.events.order import (
+    INFUSION_END,
+    NONEVENT_DOSE,
+    PADDING,
+    START,
+    EventKind,
+    Step,
+    get_record_order,
+)
+from ketasim.events.order import get_output_orders as _get_output_orders
 
-__all__ = ["RecordTemplate", "Schedule", "compile_schedule", "get_output_interval"]
+__all__ = [
+    "RecordTemplate",
+    "Schedule",
+    "compile_schedule",
+    "compile_schedules",
+    "concat_schedules",
+    "get_output_interval",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_IMPLIED = 1 << 40  # infusion ends: after every record at the same time (no jump in amounts)
-# NOTE: additional (ADDL) and lagged doses enter before any record at the same time, as in
-# NONMEM, where their entry times are "nonevent dose times" the system is advanced to on the
-# way to the next record (NONMEM Users Guide VI, sections III.B, III.F.6, V.K; NONMEM 7 output
-# tables in mrgsolve/nmtests dosing scenarios 17 and 23).
-_NONEVENT = -(1 << 40)
+# SEE: ketasim.events.order for the order of events at equal times (NONMEM) and its sources
 
 
 @dataclass(frozen=True)
@@ -41,12 +55,12 @@ class RecordTemplate:
 
     Parameters
     ----------
-    time : (nrec,) float, model time unit
+    time : (nrec,) or (N, nrec) float, model time unit
     evid : (nrec,) int
     cmt : (nrec,) int, 0-based compartment of each dose
     amt : (N|1, nrec) float, amount
     rate : (N|1, nrec) float, NONMEM RATE item (>0, 0, -1, -2)
-    ii : (nrec,) float
+    ii : (nrec,) or (N, nrec) float
     addl : (nrec,) int
     ss : (nrec,) int
     f, lag, mrate, mdur : (N|1, nrec) float
@@ -80,7 +94,8 @@ class Schedule:
     """Per-subject sorted events; every array has shape ``(N, E)``.
 
     ``bolus_cmt``/``rate_cmt``/``ss_cmt`` are -1 where the event has no such part;
-    ``epoch`` is -1 where the event keeps the current parameter epoch.
+    ``epoch`` is -1 where the event keeps the current parameter epoch; ``kind`` holds
+    :class:`ketasim.events.order.EventKind` flags (test them with ``is_dose``, ``is_reset`` ...).
     """
 
     time: FloatArray
@@ -98,6 +113,7 @@ class Schedule:
     ss_ii: FloatArray
     ss_lag: FloatArray
     epoch: IntArray
+    kind: IntArray
 
     @property
     def n_subjects(self) -> int:
@@ -136,45 +152,66 @@ _FIELDS = (
     "ss_ii",
     "ss_lag",
     "epoch",
+    "kind",
 )
 
 
+_DEFAULTS: dict[str, object] = {
+    "bolus_cmt": -1,
+    "bolus_amt": 0.0,
+    "rate_cmt": -1,
+    "rate_delta": 0.0,
+    "reset": False,
+    "ss_mode": 0,
+    "ss_cmt": -1,
+    "ss_amt": 0.0,
+    "ss_rate": 0.0,
+    "ss_dur": 0.0,
+    "ss_ii": 0.0,
+    "ss_lag": 0.0,
+    "epoch": -1,
+    "kind": 0,
+}
+_DTYPES: dict[str, type] = {
+    "time": float,
+    "order": np.int64,
+    "origin": np.int64,
+    "reset": bool,
+    "bolus_amt": float,
+    "rate_delta": float,
+    "ss_amt": float,
+    "ss_rate": float,
+    "ss_dur": float,
+    "ss_ii": float,
+    "ss_lag": float,
+}
+
+
 class _Builder:
-    """Collects event columns (each a (N,) array) before stacking."""
+    """Collects events (each part a scalar or an (N,) array) before filling the columns.
+
+    NOTE: parts are kept as given and written into preallocated (N, E) columns once at the end
+    (a scalar fills its column by broadcasting): a few numpy calls per field instead of one per
+    field and event, which is most of the cost of a one-subject solve.
+    """
 
     def __init__(self, n: int):
         self.n = n
-        self.cols: dict[str, list[FloatArray]] = {k: [] for k in (*_FIELDS, "origin")}
+        self.events: list[dict[str, object]] = []
 
     def add(self, *, time: object, order: object, origin: int, **parts: object) -> None:
-        n = self.n
-        defaults: dict[str, object] = {
-            "bolus_cmt": -1,
-            "bolus_amt": 0.0,
-            "rate_cmt": -1,
-            "rate_delta": 0.0,
-            "reset": False,
-            "ss_mode": 0,
-            "ss_cmt": -1,
-            "ss_amt": 0.0,
-            "ss_rate": 0.0,
-            "ss_dur": 0.0,
-            "ss_ii": 0.0,
-            "ss_lag": 0.0,
-            "epoch": -1,
-        }
-        defaults.update(parts)
-        defaults["time"] = time
-        defaults["order"] = order
-        defaults["origin"] = origin
-        for k, v in defaults.items():
-            self.cols[k].append(np.broadcast_to(np.asarray(v), (n,)))
+        self.events.append({"time": time, "order": order, "origin": origin, **parts})
 
-    def build(self) -> tuple[dict[str, npt.NDArray[np.generic]], IntArray]:
-        out: dict[str, npt.NDArray[np.generic]] = {}
-        for k, v in self.cols.items():
-            out[k] = np.stack(v, axis=1) if v else np.zeros((self.n, 0))
-        origin = out.pop("origin").astype(np.int64)
+    def build(self) -> tuple[dict[str, npt.NDArray[Any]], IntArray]:
+        E = len(self.events)
+        out: dict[str, npt.NDArray[Any]] = {}
+        for k in (*_FIELDS, "origin"):
+            default = _DEFAULTS.get(k, 0)
+            col: npt.NDArray[Any] = np.empty((self.n, E), dtype=_DTYPES.get(k, np.int64))
+            for e, ev in enumerate(self.events):
+                col[:, e] = ev.get(k, default)  # type: ignore[call-overload]
+            out[k] = col
+        origin = out.pop("origin")
         return out, origin
 
 
@@ -189,7 +226,7 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
         the interval of a steady-state dose.
     """
     N = n_subjects
-    nrec = len(tpl.time)
+    nrec = int(np.shape(tpl.time)[-1])
 
     def per(a: FloatArray, r: int) -> FloatArray:
         return np.broadcast_to(np.asarray(a, dtype=float), (N, nrec))[:, r]
@@ -197,17 +234,16 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
     b = _Builder(N)
     # initial no-op event: the state before anything is zero at the first record time
     b.add(
-        time=tpl.time[0] if nrec else 0.0,
-        order=-1,
+        time=per(tpl.time, 0) if nrec else 0.0,
+        order=START,
         origin=-1,
         epoch=int(tpl.epoch[0]) if nrec else 0,
     )
     epochs_vary = bool(nrec and np.any(tpl.epoch != tpl.epoch[0]))
-    resets: list[tuple[int, float, int]] = []  # (record, time, order)
+    resets: list[tuple[int, FloatArray, int]] = []  # (record, time per subject, order)
     for r in range(nrec):
-        t = float(tpl.time[r])
+        t = per(tpl.time, r)
         ev = int(tpl.evid[r])
-        base = 4 * r
         recno = int(tpl.record_numbers[r])
 
         def err(msg: str, recno: int = recno) -> EventError:
@@ -215,9 +251,13 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
 
         is_reset = ev in (3, 4)
         if is_reset or (epochs_vary and (r == 0 or tpl.epoch[r] != tpl.epoch[r - 1])):
-            b.add(time=t, order=base, origin=r, reset=is_reset, epoch=int(tpl.epoch[r]))
+            kind = EventKind.RESET if is_reset else EventKind.EPOCH
+            o_reset = int(get_record_order(r, Step.RESET))
+            b.add(
+                time=t, order=o_reset, origin=r, reset=is_reset, epoch=int(tpl.epoch[r]), kind=kind
+            )
             if is_reset:
-                resets.append((r, t, base))
+                resets.append((r, t, o_reset))
         if ev not in (1, 4):
             continue
         cmt = int(tpl.cmt[r])
@@ -229,9 +269,11 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
             raise err(f"bioavailability F={_first_bad(f)} must be >= 0 and finite")
         if np.any(~np.isfinite(lag) | (lag < 0)):
             raise err(f"lag time {_first_bad(lag)} must be >= 0 and finite")
-        ii = float(tpl.ii[r])
+        ii = per(tpl.ii, r)
         addl = int(tpl.addl[r])
         ss = int(tpl.ss[r])
+        if ss > 0 and np.any(ii == 0) and not np.all(ii == 0):
+            raise err("SS with II=0 (constant infusion) must be so for all subjects of a record")
         famt = f * amt
         # --- infusion rate and duration, NONMEM rules -----------------------------------------
         rate_code = rate_item[0] if np.all(rate_item == rate_item[0]) else None
@@ -256,18 +298,21 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
         infusion = bool(np.any(rate > 0))
         if infusion and not np.all(rate > 0):
             raise err("a record must be an infusion for all subjects or for none")
-        ss_const = ss > 0 and ii == 0  # AMT=0, RATE>0: constant steady-state infusion
+        ss_const = ss > 0 and bool(np.all(ii == 0))  # AMT=0, RATE>0: constant SS infusion
         # --- steady state ------------------------------------------------------------------
         if ss > 0:
             if not ss_const and np.any(lag >= ii):
+                bad = int(np.argmax(lag >= ii))
                 raise err(
-                    f"lag time {float(np.max(lag))} is not shorter than II={ii}: "
+                    f"lag time {float(lag[bad])} is not shorter than II={float(ii[bad])}: "
                     "steady state with ALAG >= II is not supported"
                 )
+            o_ss = int(get_record_order(r, Step.STEADY_STATE))
             b.add(
                 time=t,
-                order=base + 1,
+                order=o_ss,
                 origin=r,
+                kind=EventKind.STEADY_STATE | (EventKind.RESET if ss == 1 else EventKind.NONE),
                 reset=(ss == 1),
                 ss_mode=ss,
                 ss_cmt=cmt,
@@ -278,7 +323,7 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
                 ss_lag=lag,
             )
             if ss == 1:
-                resets.append((r, t, base + 1))
+                resets.append((r, t, o_ss))
             if ss_const:
                 # NONMEM: "the infusion terminates at the event time of the SS dose record"
                 continue
@@ -290,15 +335,17 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
                     running = s_k < dur
                     b.add(
                         time=t,
-                        order=base + 2,
+                        order=int(get_record_order(r, Step.DOSE)),
                         origin=r,
+                        kind=EventKind.INFUSION_START,
                         rate_cmt=cmt,
                         rate_delta=np.where(running, rate, 0.0),
                     )
                     b.add(
                         time=np.where(running, t + dur - s_k, np.inf),
-                        order=_IMPLIED,
+                        order=INFUSION_END,
                         origin=r,
+                        kind=EventKind.INFUSION_END,
                         rate_cmt=cmt,
                         rate_delta=np.where(running, -rate, 0.0),
                     )
@@ -306,40 +353,157 @@ def compile_schedule(tpl: RecordTemplate, n_subjects: int) -> Schedule:
         for k in range(addl + 1):
             start = t + k * ii + lag
             own = (k == 0) & (lag == 0)
-            order = np.where(own, base + 2, _NONEVENT)
+            order = np.where(own, get_record_order(r, Step.DOSE), NONEVENT_DOSE)
             if infusion:
-                b.add(time=start, order=order, origin=r, rate_cmt=cmt, rate_delta=rate)
-                b.add(time=start + dur, order=_IMPLIED, origin=r, rate_cmt=cmt, rate_delta=-rate)
+                b.add(
+                    time=start,
+                    order=order,
+                    origin=r,
+                    kind=EventKind.INFUSION_START,
+                    rate_cmt=cmt,
+                    rate_delta=rate,
+                )
+                b.add(
+                    time=start + dur,
+                    order=INFUSION_END,
+                    origin=r,
+                    kind=EventKind.INFUSION_END,
+                    rate_cmt=cmt,
+                    rate_delta=-rate,
+                )
             else:
-                b.add(time=start, order=order, origin=r, bolus_cmt=cmt, bolus_amt=famt)
+                b.add(
+                    time=start,
+                    order=order,
+                    origin=r,
+                    kind=EventKind.BOLUS,
+                    bolus_cmt=cmt,
+                    bolus_amt=famt,
+                )
     cols, origin = b.build()
-    time = cols["time"].astype(float)
-    order = cols["order"].astype(np.int64)
+    time, order = cols["time"], cols["order"]
     # --- resets cancel what earlier records scheduled after them ------------------------------
     for rec, t_r, o_r in resets:
-        later = (time > t_r) | ((time == t_r) & (order > o_r))
+        tr = np.asarray(t_r)[:, None]
+        later = (time > tr) | ((time == tr) & (order > o_r))
         cancel = (origin >= 0) & (origin < rec) & later
         if np.any(cancel):
             cols["bolus_amt"] = np.where(cancel, 0.0, cols["bolus_amt"])
             cols["rate_delta"] = np.where(cancel, 0.0, cols["rate_delta"])
     perm = np.lexsort((order, time), axis=-1)
-    take = {k: np.take_along_axis(np.asarray(v), perm, axis=1) for k, v in cols.items()}
-    return Schedule(
-        time=take["time"].astype(float),
-        order=take["order"].astype(np.int64),
-        bolus_cmt=take["bolus_cmt"].astype(np.int64),
-        bolus_amt=take["bolus_amt"].astype(float),
-        rate_cmt=take["rate_cmt"].astype(np.int64),
-        rate_delta=take["rate_delta"].astype(float),
-        reset=take["reset"].astype(bool),
-        ss_mode=take["ss_mode"].astype(np.int64),
-        ss_cmt=take["ss_cmt"].astype(np.int64),
-        ss_amt=take["ss_amt"].astype(float),
-        ss_rate=take["ss_rate"].astype(float),
-        ss_dur=take["ss_dur"].astype(float),
-        ss_ii=take["ss_ii"].astype(float),
-        ss_lag=take["ss_lag"].astype(float),
-        epoch=take["epoch"].astype(np.int64),
+    if not np.array_equal(perm, np.broadcast_to(np.arange(perm.shape[1]), perm.shape)):
+        cols = {k: np.take_along_axis(v, perm, axis=1) for k, v in cols.items()}
+    return Schedule(**cols)  # type: ignore[arg-type]
+
+
+_PAD: dict[str, object] = {
+    "time": np.inf,
+    "order": PADDING,
+    "bolus_cmt": -1,
+    "rate_cmt": -1,
+    "ss_cmt": -1,
+    "epoch": -1,
+}
+
+
+def concat_schedules(scheds: Sequence[Schedule]) -> Schedule:
+    """Stack schedules of different lengths (subjects one after another), padding with events
+    at time +inf that change nothing."""
+    E = max(sc.n_events for sc in scheds)
+    merged: dict[str, npt.NDArray[Any]] = {}
+    for name in _FIELDS:
+        parts = []
+        for sc in scheds:
+            a = getattr(sc, name)
+            if a.shape[1] < E:
+                fill = np.full((a.shape[0], E - a.shape[1]), _PAD.get(name, 0), dtype=a.dtype)
+                a = np.concatenate([a, fill], axis=1)
+            parts.append(a)
+        merged[name] = np.concatenate(parts, axis=0)
+    return Schedule(**merged)
+
+
+def _structure_key(t: RecordTemplate) -> tuple[object, ...]:
+    """What must be equal for templates to be compiled together (times and amounts may differ)."""
+    rate = np.asarray(t.rate, dtype=float).reshape(-1)
+    code = np.where(rate < 0, rate, np.sign(rate))
+    ii0 = np.asarray(t.ii, dtype=float).reshape(-1) == 0
+    return (
+        len(t.time),
+        t.evid.tobytes(),
+        t.cmt.tobytes(),
+        t.addl.tobytes(),
+        t.ss.tobytes(),
+        t.epoch.tobytes(),
+        code.tobytes(),
+        ii0.tobytes(),
+    )
+
+
+def compile_schedules(templates: Sequence[RecordTemplate]) -> Schedule:
+    """Compile one-subject templates (a dataset's subjects) into one padded :class:`Schedule`.
+
+    Subjects whose records have the same structure (EVID, CMT, ADDL, SS, RATE codes, parameter
+    epochs; times, amounts, II and dose modifiers may differ) are compiled in one batched
+    call; the groups are then padded to a common length with events at time +inf. Row ``i``
+    of the result is ``templates[i]``. Equal to ``concat_schedules([compile_schedule(t, 1)
+    for t in templates])``.
+
+    Raises
+    ------
+    EventError
+        As :func:`compile_schedule`, naming the subject and record.
+    """
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i, t in enumerate(templates):
+        groups.setdefault(_structure_key(t), []).append(i)
+    parts: list[Schedule] = []
+    order: list[int] = []
+    for members in groups.values():
+        tpls = [templates[i] for i in members]
+        if len(tpls) == 1:
+            parts.append(compile_schedule(tpls[0], 1))
+        else:
+            try:
+                parts.append(compile_schedule(_stack_templates(tpls), len(tpls)))
+            except EventError:
+                for t in tpls:  # the same error, naming the subject
+                    compile_schedule(t, 1)
+                raise
+        order.extend(members)
+    sched = concat_schedules(parts)
+    if order != list(range(len(order))):
+        sched = sched.take(np.argsort(np.asarray(order)))
+    return sched
+
+
+def _stack_templates(tpls: Sequence[RecordTemplate]) -> RecordTemplate:
+    nrec = int(np.shape(tpls[0].time)[-1])
+
+    def stack(name: str) -> FloatArray:
+        rows = [getattr(t, name) for t in tpls]
+        try:  # NOTE: one C-level conversion when every row has the same shape (the usual case)
+            return np.array(rows, dtype=float).reshape(len(tpls), nrec)
+        except ValueError:
+            return np.concatenate([np.broadcast_to(np.asarray(r, float), (1, nrec)) for r in rows])
+
+    t0 = tpls[0]
+    return RecordTemplate(
+        time=stack("time"),
+        evid=t0.evid,
+        cmt=t0.cmt,
+        amt=stack("amt"),
+        rate=stack("rate"),
+        ii=stack("ii"),
+        addl=t0.addl,
+        ss=t0.ss,
+        f=stack("f"),
+        lag=stack("lag"),
+        mrate=stack("mrate"),
+        mdur=stack("mdur"),
+        epoch=t0.epoch,
+        record_numbers=t0.record_numbers,
+        subject=None,
     )
 
 
@@ -349,8 +513,9 @@ def _first_bad(a: FloatArray) -> float:
 
 
 def get_output_orders(n_records: int) -> IntArray:
-    """Order key of each record's output (after the record's own events)."""
-    return 4 * np.arange(n_records, dtype=np.int64) + 3
+    """Order key of each record's output (after the record's own events); see
+    :func:`ketasim.events.order.get_output_orders`."""
+    return _get_output_orders(n_records)
 
 
 def get_output_interval(
