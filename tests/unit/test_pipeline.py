@@ -61,9 +61,12 @@ def test_regimen_equals_its_records_on_every_model_and_route_issue_7(model_id, r
         grid = simulate(spec, reg, TIMES, covariates=cov)
         rec = simulate(spec, _as_records(reg, TIMES), covariates=cov)
     out = rec.evid == 2
+    # NOTE: 1e-12 relative, or 1e-12 of the profile's peak where the curve is near zero (the
+    # grid and record paths evaluate the same exact solution in a different order)
     for a in grid.analytes:
+        ref = grid.get_conc(a, "mg/L")[0]
         np.testing.assert_allclose(
-            rec.get_conc(a, "mg/L")[out], grid.get_conc(a, "mg/L")[0], rtol=1e-12, atol=1e-15
+            rec.get_conc(a, "mg/L")[out], ref, rtol=1e-12, atol=1e-12 * float(ref.max())
         )
 
 
@@ -108,8 +111,9 @@ def test_records_equal_regimen_for_random_regimens_every_model_issue_7(
         rec = simulate(spec, _as_records(reg, times), covariates=cov)
     out = rec.evid == 2
     for a in grid.analytes:
+        ref = grid.get_conc(a, "mg/L")[0]
         np.testing.assert_allclose(
-            rec.get_conc(a, "mg/L")[out], grid.get_conc(a, "mg/L")[0], rtol=1e-11, atol=1e-14
+            rec.get_conc(a, "mg/L")[out], ref, rtol=1e-11, atol=1e-12 * float(ref.max())
         )
 
 

@@ -41,7 +41,7 @@ def test_concentration_after_reset_is_exactly_zero_issue_8() -> None:
         _ragged_dataset(),
         params=dict(CL=1.1, V1=20.0, Q2=3.0, V2=40.0, KA=1.5),
     )
-    after_reset = (res.ids == 1) & np.isin(res.time, (14.0, 15.0, 16.0))
+    after_reset = (res.ids[res.subject] == 1) & np.isin(res.time_h, (14.0, 15.0, 16.0))
     assert np.count_nonzero(after_reset) == 3
     np.testing.assert_array_equal(res.cp[after_reset], 0.0)
     np.testing.assert_array_equal(res.amounts[after_reset], 0.0)
