@@ -79,6 +79,9 @@ class Dataset:
     columns: Mapping[str, FloatArray]
     record_numbers: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     text_columns: Mapping[str, npt.NDArray[np.str_]] = field(default_factory=dict)
+    #: NOTE: False only for records ketasim writes itself (Regimen.to_records), valid by
+    #: construction; every Dataset from users is checked
+    checked: bool = field(default=True, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         cols = {str(k).upper(): _as_float(k, v) for k, v in self.columns.items()}
@@ -116,7 +119,8 @@ class Dataset:
         object.__setattr__(self, "columns", cols)
         object.__setattr__(self, "text_columns", text)
         object.__setattr__(self, "record_numbers", rec)
-        _check_records(self)
+        if self.checked:
+            _check_records(self)
 
     # --- accessors -------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -244,7 +244,9 @@ class Regimen:
             "II": np.tile([d.ii_h for d in doses], n),
             "ADDL": np.tile([float(d.addl) for d in doses], n),
         }
-        return Dataset(cols, text_columns={"ROUTE": np.tile([d.route for d in doses], n)})
+        return Dataset(
+            cols, text_columns={"ROUTE": np.tile([d.route for d in doses], n)}, checked=False
+        )
 
     def get_end_time_h(self) -> float:
         """Time of the end of the last dose (start + repeats + infusion), h."""
