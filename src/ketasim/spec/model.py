@@ -28,10 +28,11 @@ import numpy.typing as npt
 
 from ketasim.errors import ModelError, ParameterError
 from ketasim.expressions import Expression
+from ketasim.spec.domains import DOMAINS, describe_domain, find_outside_domain
+from ketasim.spec.provenance import Citation, Evidence, Implementation
 from ketasim.units import get_molar_mass_g_per_mol
 
 __all__ = [
-    "BUILTIN_MODELS",
     "Citation",
     "Compartment",
     "Covariate",
@@ -46,16 +47,12 @@ __all__ = [
     "RouteInput",
     "describe_domain",
     "find_outside_domain",
-    "get_builtin_model",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
 COMPARTMENT_KINDS = ("depot", "central", "peripheral", "effect", "transit")
 SAMPLING_SITES = ("arterial", "venous", "mixed", "unknown", "none")
-EVIDENCE_TIERS = ("published", "transcribed", "derived")
-# domains of covariates and parameters (docs/model-format.md): what values are possible at all
-DOMAINS = ("real", "positive", "nonnegative", "fraction", "binary", "integer", "count")
 
 
 @dataclass(frozen=True)
@@ -148,65 +145,6 @@ class Parameter:
     source: str = ""
 
 
-def find_outside_domain(
-    values: npt.ArrayLike, domain: str, lo: float | None = None, hi: float | None = None
-) -> npt.NDArray[np.bool_]:
-    """Boolean mask of values outside a domain (:data:`DOMAINS`) and the hard limits lo/hi.
-
-    Non-finite values are always outside. ``count`` is a whole number >= 1, ``binary`` 0 or 1,
-    ``fraction`` within [0, 1].
-
-    Examples
-    --------
-    >>> find_outside_domain([1, 2.5, 0, -3], "count").tolist()
-    [False, True, True, True]
-    """
-    v = np.asarray(values, dtype=float)
-    bad = ~np.isfinite(v)
-    with np.errstate(invalid="ignore"):
-        if domain == "positive":
-            bad |= v <= 0
-        elif domain == "nonnegative":
-            bad |= v < 0
-        elif domain == "fraction":
-            bad |= (v < 0) | (v > 1)
-        elif domain == "binary":
-            bad |= (v != 0) & (v != 1)
-        elif domain == "integer":
-            bad |= v != np.round(v)
-        elif domain == "count":
-            bad |= (v != np.round(v)) | (v < 1)
-        if lo is not None:
-            bad |= v < lo
-        if hi is not None:
-            bad |= v > hi
-    return np.asarray(bad, dtype=bool)
-
-
-def describe_domain(domain: str, lo: float | None = None, hi: float | None = None) -> str:
-    """Plain-words statement of a domain, e.g. ``"a whole number >= 1"``.
-
-    Examples
-    --------
-    >>> describe_domain("nonnegative", hi=120)
-    'a number >= 0 and <= 120'
-    """
-    text = {
-        "real": "a finite number",
-        "positive": "a number > 0",
-        "nonnegative": "a number >= 0",
-        "fraction": "a fraction between 0 and 1",
-        "binary": "0 or 1",
-        "integer": "a whole number",
-        "count": "a whole number >= 1",
-    }[domain]
-    if lo is not None:
-        text += f" and >= {lo:g}"
-    if hi is not None:
-        text += f" and <= {hi:g}"
-    return text
-
-
 @dataclass(frozen=True)
 class DoseDerivation:
     """A covariate that follows from the dose on one route (e.g. nasal devices = dose / 28 mg).
@@ -271,88 +209,6 @@ class Iiv:
     def matrix(self) -> FloatArray:
         """Omega as a numpy array (dimensionless, log scale)."""
         return np.asarray(self.omega, dtype=float)
-
-
-@dataclass(frozen=True)
-class Implementation:
-    """Another project's encoding of a model's parameters (for ``transcribed`` models).
-
-    ``values`` maps theta names to the numbers that project encodes, in the theta's printed unit;
-    ``cites`` is the reference that project gives for them.
-    """
-
-    project: str
-    repository: str
-    file: str
-    version: str
-    commit: str = ""
-    cites: str = ""
-    entry: str = ""
-    values: Mapping[str, float] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
-
-    def format(self) -> str:
-        """Short label, e.g. ``opentiva 1.1.2 opentiva/ketamine.py``."""
-        return f"{self.project} {self.version} {self.file}"
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Where a model's numbers come from: its evidence tier and the tier's companion fields.
-
-    ``published``: parameters read in the paper (or its abstract where it prints them).
-    ``transcribed``: the paper's table could not be read; the parameters are those at least two
-    independent implementations encode identically for the citation (``implementations``).
-    ``derived``: estimated by ketasim from published aggregate data (``data``, ``script`` and
-    ``diagnostics`` are repository paths; ``identifies`` says what the data do and do not
-    identify).
-    """
-
-    tier: str
-    implementations: tuple[Implementation, ...] = ()
-    data: str = ""
-    script: str = ""
-    diagnostics: str = ""
-    identifies: str = ""
-    note: str = ""
-
-    def __post_init__(self) -> None:
-        if self.tier not in EVIDENCE_TIERS:
-            raise ModelError(f"evidence {self.tier!r} must be one of {', '.join(EVIDENCE_TIERS)}")
-
-    def format(self) -> str:
-        """One phrase, e.g. ``transcribed (opentiva 1.1.2, stanpumpR 0.0.1.9002)``."""
-        if self.tier == "transcribed" and self.implementations:
-            return (
-                "transcribed ("
-                + ", ".join(f"{i.project} {i.version}" for i in self.implementations)
-                + ")"
-            )
-        if self.tier == "derived" and self.script:
-            return f"derived ({self.script})"
-        return self.tier
-
-
-@dataclass(frozen=True)
-class Citation:
-    """Where a model comes from."""
-
-    authors: str
-    year: int
-    title: str
-    journal: str
-    doi: str
-    where: str = ""
-    volume: str = ""
-    pages: str = ""
-
-    def format(self) -> str:
-        """One-line reference, e.g. ``Herd DW et al. (2007) Paediatr Anaesth. doi:...``."""
-        first = self.authors.split(",")[0].strip()
-        etal = " et al." if "," in self.authors else ""
-        return f"{first}{etal} ({self.year}) {self.journal}. doi:{self.doi}"
 
 
 @dataclass(frozen=True)
@@ -694,99 +550,3 @@ def _param(params: Mapping[str, Any], name: str, model: str) -> Any:
 
 
 # --- built-in generic models --------------------------------------------------------------------
-def _pk(n_disp: int, depot: bool) -> ModelSpec:
-    cmts: list[Compartment] = []
-    if depot:
-        cmts.append(Compartment("DEPOT", None, "depot"))
-    cmts.append(Compartment("CENTRAL", "drug", "central", "V1"))
-    flows: list[Flow] = [Flow("CENTRAL", None, clearance="CL", rate="K10")]
-    free = ["CL", "V1"]
-    aliases: dict[str, str] = {"V": "V1", "Q": "Q2"}
-    for j in range(2, n_disp + 1):
-        name = f"PERIPH{j - 1}"
-        cmts.append(Compartment(name, "drug", "peripheral", f"V{j}"))
-        flows.append(Flow("CENTRAL", name, clearance=f"Q{j}", rate=f"K1{j}"))
-        flows.append(Flow(name, "CENTRAL", clearance=f"Q{j}", rate=f"K{j}1"))
-        free += [f"Q{j}", f"V{j}"]
-    free += [
-        "K10",
-        *[f"K1{j}" for j in range(2, n_disp + 1)],
-        *[f"K{j}1" for j in range(2, n_disp + 1)],
-    ]
-    if depot:
-        flows.insert(0, Flow("DEPOT", "CENTRAL", rate="KA"))
-        free.append("KA")
-    if n_disp < 3:
-        aliases.pop("Q", None) if n_disp == 1 else None
-    label = f"pk{n_disp}{'_depot' if depot else ''}"
-    desc = f"{n_disp}-compartment linear model" + (
-        " with first-order absorption depot" if depot else ""
-    )
-    routes = {"iv": Route("iv", (RouteInput("CENTRAL"),), infusion=True)}
-    if depot:
-        routes["extravascular"] = Route("extravascular", (RouteInput("DEPOT"),))
-    return ModelSpec(
-        id=label,
-        name=desc,
-        compartments=tuple(cmts),
-        flows=tuple(flows),
-        routes=routes,
-        free_parameters=tuple(free),
-        aliases=aliases,
-        generic=True,
-        drug="generic",
-        sampling="none",
-        notes="Generic model in the user's own consistent units (bare numbers, NONMEM style).",
-    )
-
-
-def _pk1_mm(depot: bool) -> ModelSpec:
-    cmts = [Compartment("DEPOT", None, "depot")] if depot else []
-    cmts.append(Compartment("CENTRAL", "drug", "central", "V1"))
-    flows = [Flow("CENTRAL", None, kind="saturable", vmax="VMAX", km="KM")]
-    free = ["V1", "VMAX", "KM"]
-    routes = {"iv": Route("iv", (RouteInput("CENTRAL"),), infusion=True)}
-    if depot:
-        flows.insert(0, Flow("DEPOT", "CENTRAL", rate="KA"))
-        free.append("KA")
-        routes["extravascular"] = Route("extravascular", (RouteInput("DEPOT"),))
-    return ModelSpec(
-        id="pk1_mm_depot" if depot else "pk1_mm",
-        name="1-compartment model with Michaelis-Menten elimination"
-        + (" and first-order absorption depot" if depot else ""),
-        compartments=tuple(cmts),
-        flows=tuple(flows),
-        routes=routes,
-        free_parameters=tuple(free),
-        aliases={"V": "V1"},
-        generic=True,
-        drug="generic",
-        sampling="none",
-        notes="Nonlinear (VMAX amount/time, KM concentration): solved on the ODE path.",
-    )
-
-
-BUILTIN_MODELS: Mapping[str, ModelSpec] = MappingProxyType(
-    {
-        m.id: m
-        for m in (
-            *(_pk(k, d) for d in (False, True) for k in (1, 2, 3)),
-            _pk1_mm(False),
-            _pk1_mm(True),
-        )
-    }
-)
-
-
-def get_builtin_model(name: str) -> ModelSpec:
-    """Built-in generic model ``pk1``, ``pk2``, ``pk3`` (IV), ``pk1_depot`` ... ``pk3_depot``, or
-    the nonlinear ``pk1_mm`` / ``pk1_mm_depot`` (Michaelis-Menten elimination: VMAX, KM, V1).
-
-    Parameters (bare numbers in any consistent units): ``CL``, ``V1`` (alias ``V``), ``Q2``
-    (alias ``Q``), ``V2``, ``Q3``, ``V3``, ``KA``; or micro-constants ``K10``, ``K12``, ``K21``,
-    ``K13``, ``K31`` with ``V1``. With a depot, NONMEM numbering puts DEPOT = 1, CENTRAL = 2.
-    Dose modifiers ``F<n>``, ``ALAG<n>``, ``R<n>``, ``D<n>`` apply to compartment ``n``.
-    """
-    if name not in BUILTIN_MODELS:
-        raise ModelError(f"unknown built-in model {name!r}; built-ins: {', '.join(BUILTIN_MODELS)}")
-    return BUILTIN_MODELS[name]
