@@ -290,7 +290,11 @@ def simulate_dataset(
     rtol: float = 1e-10,
     fill: str = "nocb",
 ) -> Result:
-    """One output row per record: ``simulate(spec, data, None, ...)`` (kept for callers)."""
+    """Deprecated spelling of ``simulate(spec, data, None, ...)``: one output row per record.
+
+    Kept as a thin wrapper for callers written before :func:`simulate`; new code calls
+    :func:`simulate` (it takes the same arguments).
+    """
     return simulate(
         spec, data, None, params=params, covariates=covariates, method=method, rtol=rtol,
         fill=fill,
@@ -312,7 +316,11 @@ def simulate_regimen(
     check_validity: bool = True,
     weight_kg: Any = None,
 ) -> Result:
-    """A regimen on a shared grid: ``simulate(spec, regimen, times_h, ...)`` (kept for callers)."""
+    """Deprecated spelling of ``simulate(spec, regimen, times_h, ...)``: a regimen on a grid.
+
+    Kept as a thin wrapper for callers written before :func:`simulate`; new code calls
+    :func:`simulate` (it takes the same arguments).
+    """
     return simulate(
         spec, regimen, times_h, covariates=covariates, etas=etas, params=params,
         keep_amounts=keep_amounts, chunk_size=chunk_size, workers=workers, method=method,

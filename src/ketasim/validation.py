@@ -21,7 +21,7 @@ from ketasim.events import Regimen
 from ketasim.individual import compute_individual_parameters
 from ketasim.library import list_models, load_model
 from ketasim.nca import compute_auc, compute_cmax
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
 from ketasim.units import Q_, get_molar_mass_g_per_mol, parse_quantity, to_unit
 
@@ -150,7 +150,7 @@ def validate_target(spec: ModelSpec, target: Mapping[str, Any]) -> TargetResult:
         if "window" in target:
             extra += [to_unit(x, "h", what="window") for x in target["window"]]
         times = np.unique(np.concatenate([times, extra]))
-        res = simulate_regimen(spec, reg, times, covariates=covs)
+        res = simulate(spec, reg, times, covariates=covs)
         conc = res.get_conc(analyte, "mg/L")[0]
         if q == "cmax":
             value, unit = float(compute_cmax(times, conc)[0].value), "mg/L"

@@ -14,7 +14,7 @@ interval. A model without IIV has no interval ("n/a"). Failing comparisons are s
 are: nothing is dropped or loosened.
 
 This module owns the comparison; the numbers are the CSV's and the models'. It simulates only
-through :func:`ketasim.simulate.simulate_regimen`.
+through :func:`ketasim.simulate.simulate`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from ketasim.library import list_models, load_model
 from ketasim.nca import compute_auc, compute_cmax
 from ketasim.notices import DISCLAIMER
 from ketasim.population.sampling import sample_etas
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
 from ketasim.units import Q_, get_molar_mass_g_per_mol, to_unit
 
@@ -199,7 +199,7 @@ def _simulate(
     t = _times(obs)
     reg = _regimen(obs, route)
     # covariates the model derives from the dose (IN_DOSE, NDEV) come from the regimen
-    res = simulate_regimen(spec, reg, t, covariates=_covariates(spec, obs, reg), etas=etas)
+    res = simulate(spec, reg, t, covariates=_covariates(spec, obs, reg), etas=etas)
     return t, res.get_conc(obs.analyte, "mg/L")
 
 

@@ -192,8 +192,8 @@ def compute_nca(
 
     >>> from ketasim.events import Regimen
     >>> from ketasim.library import load_model
-    >>> from ketasim.simulate import simulate_regimen
-    >>> sim = simulate_regimen(load_model("herd_2007"), Regimen.from_quantities("20 mg"),
+    >>> from ketasim.simulate import simulate
+    >>> sim = simulate(load_model("herd_2007"), Regimen.from_quantities("20 mg"),
     ...                        np.linspace(0, 8, 33), covariates={"WT": 20.0})
     >>> nca = compute_nca(sim, dose="20 mg", route="intravascular")
     >>> row = nca.get_row("AUCIFO")

@@ -4,7 +4,7 @@ Owns the sampling of ETAs (multivariate normal from the model's omega), of covar
 per-subject arrays, a table of patients resampled by row, or truncated normals whose parameters
 the user gives), of residual error, and the streaming reduction of a population run to
 per-subject exposure metrics, percentile curves and target attainment. It does not solve models
-(:func:`ketasim.simulate.simulate_regimen` does) nor hold published population data: no
+(:func:`ketasim.simulate.simulate` does) nor hold published population data: no
 reference distribution of body weight or age ships, because none could be cited from a primary
 source; pass your own (e.g. from your cohort or from NHANES tables you have checked).
 
