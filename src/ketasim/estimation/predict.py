@@ -1,0 +1,416 @@
+"""Predictions of the observed levels for many (subject, ETA) pairs in one batched call.
+
+Owns the one place where estimation calls the simulation layer: :meth:`Predictor.predict` takes
+ETAs (B, n_eta) and the subject index of each row (B,), and returns the prediction (mg/L) of each
+of that subject's observations, (B, max_obs). Finite-difference Jacobians, trial steps and SIR
+proposals are all rows of one such call. It does no statistics.
+
+Two routes to :mod:`ketasim.simulate` give the same numbers (a unit test checks it to 1e-10):
+
+- subjects whose dose records are identical and expressible as a :class:`~ketasim.events.Regimen`
+  (doses with RATE >= 0 or a modelled rate/duration, no SS, no resets, constant covariates, no
+  observation at a dose time, so NONMEM's record order cannot matter) are run together through
+  :func:`~ketasim.simulate.simulate_regimen` with per-row covariates and ETAs, on the union of
+  their observation times (the fast path);
+- every other subject runs through :func:`~ketasim.simulate.simulate_dataset`, its records
+  replicated per row with the individual parameters of that row as dataset columns.
+
+SEE: issue 7 (``simulate(model, dataset, etas=...)``); once it lands both routes become one
+call to it here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ketasim.errors import EventError, KetasimWarning, ParameterError
+from ketasim.estimation.data import Observations
+from ketasim.events import Dataset, Dose, Regimen
+from ketasim.individual import compute_individual_parameters
+from ketasim.simulate import simulate_dataset, simulate_regimen
+from ketasim.spec import ModelSpec
+
+__all__ = ["Predictor"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_DOSE_COLS = ("TIME", "AMT", "RATE", "CMT", "EVID", "II", "ADDL", "SS")
+_MAX_ROWS_PER_CALL = 20000  # rows of one simulate call (bounds memory of the batch)
+
+
+@dataclass(frozen=True)
+class _Group:
+    subjects: IntArray  # subject indices
+    regimen: Regimen | None  # None: dataset route
+    times_h: FloatArray  # union grid (regimen route)
+    t_index: IntArray  # (len(subjects), max_obs) index into times_h
+
+
+class Predictor:
+    """Batched predictions of every subject's observations for given ETAs.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    data : Dataset
+        The subjects' records (doses and observations; TIME h, AMT mg, RATE mg/h).
+    obs : Observations
+        From :func:`~ketasim.estimation.data.get_observations` on the same ``data``.
+    covariates : mapping, optional
+        Constant covariates (declared units) for covariates without a dataset column.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        data: Dataset,
+        obs: Observations,
+        covariates: Mapping[str, float] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.obs = obs
+        self._slices = data.get_subject_slices()
+        self._data = data
+        covariates = dict(covariates or {})
+        self._cov_cols: dict[str, FloatArray] = {}
+        for name, cov in spec.covariates.items():
+            if name in data.columns:
+                if name in covariates:
+                    raise ParameterError(
+                        f"covariate {name} is both a dataset column and given separately: keep one"
+                    )
+                self._cov_cols[name] = data[name]
+            elif name in covariates:
+                self._cov_cols[name] = np.full(len(data), float(covariates[name]))
+            else:
+                raise ParameterError(
+                    f"model {spec.id} needs covariate {name} ({cov.unit or 'dimensionless'}): "
+                    "add a column or give it (--covariate NAME=VALUE)"
+                )
+        extra = set(covariates) - set(spec.covariates)
+        if extra:
+            raise ParameterError(
+                f"model {spec.id} has no covariate(s) {', '.join(sorted(extra))}; covariates: "
+                + (", ".join(spec.covariates) or "none")
+            )
+        known = _modifier_or_param(spec)
+        self._fixed_cols = [
+            c for c in data.extra_columns if c in known and c not in spec.covariates
+        ]
+        self._analyte_cmt = [spec.get_central_index(a) for a in obs.analytes]
+        self._analyte_vol = [str(spec.compartments[i].volume) for i in self._analyte_cmt]
+        self._groups = self._make_groups()
+        self._subject_group = np.zeros(obs.n_subjects, dtype=np.int64)
+        self._subject_pos = np.zeros(obs.n_subjects, dtype=np.int64)
+        for g, grp in enumerate(self._groups):
+            self._subject_group[grp.subjects] = g
+            self._subject_pos[grp.subjects] = np.arange(grp.subjects.size)
+        self._calls = 0
+
+    # --- public -------------------------------------------------------------------------------
+    @property
+    def uses_fast_path(self) -> bool:
+        """True when every subject runs through the regimen route."""
+        return all(g.regimen is not None for g in self._groups)
+
+    def get_covariates(self, subjects: IntArray) -> dict[str, FloatArray]:
+        """Covariates of each subject at its first record (declared units)."""
+        first = np.array([self._slices[i].start for i in subjects], dtype=np.int64)
+        return {k: v[first] for k, v in self._cov_cols.items()}
+
+    def compute_parameters(self, etas: FloatArray, subjects: IntArray) -> dict[str, FloatArray]:
+        """Individual parameters (canonical units) of each row, at the subject's first record."""
+        return compute_individual_parameters(
+            self.spec, covariates=self.get_covariates(subjects), etas=etas
+        )
+
+    def predict(self, etas: FloatArray, subjects: IntArray) -> FloatArray:
+        """Predictions (mg/L) of the observations of ``subjects[b]`` with ``etas[b]``.
+
+        Parameters
+        ----------
+        etas : ndarray (B, n_eta), dimensionless
+        subjects : ndarray of int (B,)
+
+        Returns
+        -------
+        ndarray (B, max_obs), mg/L; 1.0 in the padding of subjects with fewer observations
+        """
+        etas = np.asarray(etas, dtype=float)
+        subjects = np.asarray(subjects, dtype=np.int64)
+        out = np.ones((subjects.size, self.obs.time_h.shape[1]))
+        with warnings.catch_warnings():
+            if self._calls > 0:  # NOTE: plausibility/validity warnings once, not per iteration
+                warnings.simplefilter("ignore", KetasimWarning)
+            self._calls += 1
+            for start in range(0, subjects.size, _MAX_ROWS_PER_CALL):
+                sl = slice(start, min(subjects.size, start + _MAX_ROWS_PER_CALL))
+                out[sl] = self._predict_chunk(etas[sl], subjects[sl])
+        return out
+
+    def predict_regimen(
+        self, etas: FloatArray, subjects: IntArray, regimen: Regimen, times_h: FloatArray
+    ) -> dict[str, FloatArray]:
+        """Every analyte (mg/L) at ``times_h`` after each subject's own doses plus ``regimen``.
+
+        Returns
+        -------
+        dict analyte -> ndarray (B, T), mg/L
+        """
+        times_h = np.asarray(times_h, dtype=float)
+        out = {a: np.empty((subjects.size, times_h.size)) for a in self.spec.get_analytes()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KetasimWarning)
+            for g in np.unique(self._subject_group[subjects]):
+                rows = np.flatnonzero(self._subject_group[subjects] == g)
+                grp = self._groups[g]
+                if grp.regimen is not None:
+                    res = simulate_regimen(
+                        self.spec,
+                        grp.regimen + regimen,
+                        times_h,
+                        covariates=self.get_covariates(subjects[rows]),
+                        etas=etas[rows],
+                        check_validity=False,
+                    )
+                    for a in out:
+                        out[a][rows] = res.conc[a]
+                    continue
+                for r in rows:
+                    conc = self._dataset_forecast(etas[r], int(subjects[r]), regimen, times_h)
+                    for a in out:
+                        out[a][r] = conc[a]
+        return out
+
+    # --- grouping ----------------------------------------------------------------------------
+    def _make_groups(self) -> list[_Group]:
+        data, obs = self._data, self.obs
+        by_key: dict[Any, list[int]] = {}
+        for i, sl in enumerate(self._slices):
+            by_key.setdefault(self._regimen_key(sl, obs.time_h[i][obs.mask[i]]), []).append(i)
+        groups: list[_Group] = []
+        slow: list[int] = []
+        for key, members in by_key.items():
+            if key is None:
+                slow.extend(members)
+                continue
+            sub = np.asarray(members, dtype=np.int64)
+            regimen = self._to_regimen(self._slices[members[0]])
+            times = np.unique(obs.time_h[sub][obs.mask[sub]])
+            t_index = np.searchsorted(times, obs.time_h[sub])
+            t_index = np.where(obs.mask[sub], np.minimum(t_index, times.size - 1), 0)
+            groups.append(_Group(sub, regimen, times, t_index.astype(np.int64)))
+        if slow:
+            s = np.asarray(sorted(slow), dtype=np.int64)
+            groups.append(_Group(s, None, np.zeros(0), np.zeros((s.size, 0), np.int64)))
+        return groups
+
+    def _regimen_key(self, sl: slice, obs_times: FloatArray) -> Any:
+        c = self._data.columns
+        if self._fixed_cols:
+            return None
+        for v in self._cov_cols.values():
+            if np.any(v[sl] != v[sl.start]):
+                return None  # time-varying covariate
+        evid = c["EVID"][sl]
+        if np.any(np.isin(evid, (2, 3, 4))):
+            return None
+        dose = evid == 1
+        if not np.any(dose):
+            return None
+        rows = np.column_stack([c[k][sl][dose] for k in _DOSE_COLS])
+        if np.any(rows[:, 7] != 0):  # SS
+            return None
+        times = [t + k * ii for t, ii, n in rows[:, [0, 5, 6]] for k in range(int(n) + 1)]
+        if np.any(np.isin(obs_times, np.asarray(times))):
+            return None
+        try:
+            self._to_regimen(sl)
+        except (EventError, ParameterError, _NoRegimen):
+            return None
+        return tuple(map(tuple, rows.tolist()))
+
+    def _to_regimen(self, sl: slice) -> Regimen:
+        c, spec = self._data.columns, self.spec
+        doses = []
+        for r in range(sl.start, sl.stop):
+            if c["EVID"][r] != 1:
+                continue
+            cmt = int(c["CMT"][r]) - 1 if c["CMT"][r] > 0 else spec.get_default_dose_index()
+            route = _route_for(spec, cmt)
+            rate, amt = float(c["RATE"][r]), float(c["AMT"][r])
+            inp = spec.routes[route].inputs[0]
+            modelled = inp.duration is not None or inp.rate is not None
+            if rate == -2 and inp.duration is None or rate == -1 and inp.rate is None:
+                raise _NoRegimen
+            if modelled and rate not in (-1, -2):
+                raise _NoRegimen
+            if rate > 0 and not spec.routes[route].infusion:
+                raise _NoRegimen
+            doses.append(
+                Dose(
+                    amt=amt,
+                    time_h=float(c["TIME"][r]),
+                    route=route,
+                    tinf_h=amt / rate if rate > 0 else 0.0,
+                    ii_h=float(c["II"][r]),
+                    addl=int(c["ADDL"][r]),
+                )
+            )
+        return Regimen(tuple(doses))
+
+    # --- the two routes to simulate ----------------------------------------------------------
+    def _predict_chunk(self, etas: FloatArray, subjects: IntArray) -> FloatArray:
+        out = np.ones((subjects.size, self.obs.time_h.shape[1]))
+        groups = self._subject_group[subjects]
+        for g in np.unique(groups):
+            rows = np.flatnonzero(groups == g)
+            grp = self._groups[g]
+            if grp.regimen is None:
+                out[rows] = self._predict_dataset(etas[rows], subjects[rows])
+                continue
+            res = simulate_regimen(
+                self.spec,
+                grp.regimen,
+                grp.times_h,
+                covariates=self.get_covariates(subjects[rows]),
+                etas=etas[rows],
+                check_validity=False,
+            )
+            conc = np.stack([res.conc[a] for a in self.obs.analytes])  # (A, B, T)
+            pos = self._subject_pos[subjects[rows]]
+            ti = grp.t_index[pos]  # (B, M)
+            an = self.obs.analyte[subjects[rows]]
+            b = np.arange(rows.size)[:, None]
+            pred = conc[an, b, ti]
+            out[rows] = np.where(self.obs.mask[subjects[rows]], pred, 1.0)
+        return out
+
+    def _replicate(
+        self, etas: FloatArray, subjects: IntArray, extra: list[dict[str, FloatArray]] | None
+    ) -> tuple[Dataset, list[slice], dict[str, FloatArray]]:
+        c = self._data.columns
+        keep = ["TIME", "AMT", "RATE", "CMT", "EVID", "MDV", "II", "ADDL", "SS", *self._fixed_cols]
+        parts: dict[str, list[FloatArray]] = {k: [] for k in ["ID", *keep]}
+        eta_rows: list[FloatArray] = []
+        cov_rows: dict[str, list[FloatArray]] = {k: [] for k in self._cov_cols}
+        slices: list[slice] = []
+        fixed = set(self._fixed_cols)
+        n = 0
+        for b, i in enumerate(subjects):
+            sl = self._slices[int(i)]
+            blocks = {k: c[k][sl] for k in keep}
+            covs = {k: v[sl] for k, v in self._cov_cols.items()}
+            if extra is not None:
+                add = extra[b]
+                m = len(add["TIME"])
+                for k in keep:
+                    tail = add[k] if k in add else np.full(m, blocks[k][-1] if k in fixed else 0.0)
+                    blocks[k] = np.concatenate([blocks[k], tail])
+                covs = {k: np.concatenate([v, np.full(m, v[-1])]) for k, v in covs.items()}
+                order = np.argsort(blocks["TIME"], kind="stable")
+                blocks = {k: v[order] for k, v in blocks.items()}
+                covs = {k: v[order] for k, v in covs.items()}
+            m = len(blocks["TIME"])
+            parts["ID"].append(np.full(m, b + 1.0))
+            for k in keep:
+                parts[k].append(blocks[k])
+            for k in cov_rows:
+                cov_rows[k].append(covs[k])
+            eta_rows.append(np.repeat(etas[b][None], m, axis=0))
+            slices.append(slice(n, n + m))
+            n += m
+        cols = {k: np.concatenate(v) for k, v in parts.items()}
+        cov = {k: np.concatenate(v) for k, v in cov_rows.items()}
+        given = {k: cols[k] for k in self._fixed_cols}
+        p = compute_individual_parameters(
+            self.spec, covariates=cov, etas=np.concatenate(eta_rows), params=given or None
+        )
+        for k in self.spec.individual:
+            cols[k] = np.broadcast_to(p[k], (n,)).astype(float)
+        cols.update(cov)
+        return Dataset(cols), slices, {k: np.broadcast_to(v, (n,)) for k, v in p.items()}
+
+    def _predict_dataset(self, etas: FloatArray, subjects: IntArray) -> FloatArray:
+        ds, slices, p = self._replicate(etas, subjects, None)
+        res = simulate_dataset(self.spec, ds)
+        out = np.ones((subjects.size, self.obs.time_h.shape[1]))
+        vols = np.stack([p[v] for v in self._analyte_vol])  # (analytes, records)
+        cmts = np.asarray(self._analyte_cmt, dtype=np.int64)
+        is_obs = (ds["EVID"] == 0) & (ds["MDV"] == 0)
+        for b, i in enumerate(subjects):
+            sl = slices[b]
+            rec = sl.start + np.flatnonzero(is_obs[sl])
+            an = self.obs.analyte[i][: rec.size]
+            out[b, : rec.size] = res.amounts[rec, cmts[an]] / vols[an, rec]
+        return out
+
+    def _dataset_forecast(
+        self, eta: FloatArray, subject: int, regimen: Regimen, times_h: FloatArray
+    ) -> dict[str, FloatArray]:
+        add = _regimen_records(self.spec, regimen, times_h)
+        ds, slices, p = self._replicate(eta[None], np.array([subject]), [add])
+        res = simulate_dataset(self.spec, ds)
+        sl = slices[0]
+        pick = np.flatnonzero(ds["EVID"][sl] == 2)
+        out = {}
+        for a in self.spec.get_analytes():
+            i = self.spec.get_central_index(a)
+            vol = p[str(self.spec.compartments[i].volume)][sl][pick]
+            out[a] = res.amounts[sl][pick, i] / vol
+        return out
+
+
+class _NoRegimen(Exception):
+    """Dose records that a Regimen cannot express (internal: use the dataset route)."""
+
+
+def _modifier_or_param(spec: ModelSpec) -> set[str]:
+    names = set(spec.get_parameter_names())
+    for m in ("F", "ALAG", "R", "D"):
+        names |= {f"{m}{i}" for i in range(1, spec.n_compartments + 1)}
+    return names
+
+
+def _route_for(spec: ModelSpec, cmt: int) -> str:
+    """The single-input route dosing into compartment ``cmt``; every route feeding ``cmt`` must
+    carry the same modifiers (as :func:`~ketasim.simulate.simulate_dataset` requires)."""
+    single, seen = [], set()
+    for r in spec.routes.values():
+        for inp in r.inputs:
+            if spec.get_compartment_index(inp.cmt) == cmt:
+                seen.add((inp.F, inp.lag, inp.duration, inp.rate))
+                if len(r.inputs) == 1:
+                    single.append(r.name)
+    if len(seen) != 1 or not single:
+        raise _NoRegimen
+    return "iv" if "iv" in single else single[0]
+
+
+def _regimen_records(
+    spec: ModelSpec, regimen: Regimen, times_h: FloatArray
+) -> dict[str, FloatArray]:
+    """Dose records of ``regimen`` (one per route input) plus EVID 2 output records."""
+    rows: list[tuple[float, ...]] = []
+    for d in regimen.doses:
+        if d.per_kg:
+            raise EventError("a forecast of a per-kg dose needs the mg amount: write e.g. '35 mg'")
+        route = spec.get_route(d.route)
+        for inp in route.inputs:
+            cmt = spec.get_compartment_index(inp.cmt) + 1
+            rate = -2.0 if inp.duration else -1.0 if inp.rate else 0.0
+            if d.tinf_h > 0:
+                rate = d.amt / d.tinf_h
+            rows.append((d.time_h, d.amt, rate, float(cmt), 1.0, 1.0, d.ii_h, float(d.addl)))
+    for t in times_h:
+        rows.append((float(t), 0.0, 0.0, 0.0, 2.0, 1.0, 0.0, 0.0))
+    a = np.asarray(rows, dtype=float)
+    keys = ("TIME", "AMT", "RATE", "CMT", "EVID", "MDV", "II", "ADDL")
+    return {k: a[:, j] for j, k in enumerate(keys)}
