@@ -26,7 +26,7 @@ from ketasim.notices import DISCLAIMER
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 #: command modules of this package, in the order ``--help`` lists them
-COMMANDS: tuple[str, ...] = ("simulate", "effects", "population", "library", "demo")
+COMMANDS: tuple[str, ...] = ("simulate", "effects", "population", "fit", "library", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

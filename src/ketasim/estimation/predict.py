@@ -183,10 +183,9 @@ class Predictor:
                     for a in out:
                         out[a][rows] = res.conc[a]
                     continue
-                for r in rows:
-                    conc = self._dataset_forecast(etas[r], int(subjects[r]), regimen, times_h)
-                    for a in out:
-                        out[a][r] = conc[a]
+                conc = self._dataset_forecast(etas[rows], subjects[rows], regimen, times_h)
+                for a in out:
+                    out[a][rows] = conc[a]
         return out
 
     # --- grouping ----------------------------------------------------------------------------
@@ -233,7 +232,7 @@ class Predictor:
             return None
         try:
             self._to_regimen(sl)
-        except (EventError, ParameterError, _NoRegimen):
+        except (EventError, ParameterError, _NoRegimenError):
             return None
         return tuple(map(tuple, rows.tolist()))
 
@@ -248,12 +247,12 @@ class Predictor:
             rate, amt = float(c["RATE"][r]), float(c["AMT"][r])
             inp = spec.routes[route].inputs[0]
             modelled = inp.duration is not None or inp.rate is not None
-            if rate == -2 and inp.duration is None or rate == -1 and inp.rate is None:
-                raise _NoRegimen
+            if (rate == -2 and inp.duration is None) or (rate == -1 and inp.rate is None):
+                raise _NoRegimenError
             if modelled and rate not in (-1, -2):
-                raise _NoRegimen
+                raise _NoRegimenError
             if rate > 0 and not spec.routes[route].infusion:
-                raise _NoRegimen
+                raise _NoRegimenError
             doses.append(
                 Dose(
                     amt=amt,
@@ -309,6 +308,11 @@ class Predictor:
             blocks = {k: c[k][sl] for k in keep}
             covs = {k: v[sl] for k, v in self._cov_cols.items()}
             if extra is not None:
+                # NOTE: the subject's own EVID 2 records are outputs only; dropped so that the
+                # forecast's output records are the only EVID 2 rows
+                own = blocks["EVID"] != 2
+                blocks = {k: v[own] for k, v in blocks.items()}
+                covs = {k: v[own] for k, v in covs.items()}
                 add = extra[b]
                 m = len(add["TIME"])
                 for k in keep:
@@ -353,22 +357,21 @@ class Predictor:
         return out
 
     def _dataset_forecast(
-        self, eta: FloatArray, subject: int, regimen: Regimen, times_h: FloatArray
+        self, etas: FloatArray, subjects: IntArray, regimen: Regimen, times_h: FloatArray
     ) -> dict[str, FloatArray]:
         add = _regimen_records(self.spec, regimen, times_h)
-        ds, slices, p = self._replicate(eta[None], np.array([subject]), [add])
+        ds, slices, p = self._replicate(etas, subjects, [add] * subjects.size)
         res = simulate_dataset(self.spec, ds)
-        sl = slices[0]
-        pick = np.flatnonzero(ds["EVID"][sl] == 2)
+        pick = np.concatenate([sl.start + np.flatnonzero(ds["EVID"][sl] == 2) for sl in slices])
         out = {}
         for a in self.spec.get_analytes():
             i = self.spec.get_central_index(a)
-            vol = p[str(self.spec.compartments[i].volume)][sl][pick]
-            out[a] = res.amounts[sl][pick, i] / vol
+            vol = p[str(self.spec.compartments[i].volume)][pick]
+            out[a] = (res.amounts[pick, i] / vol).reshape(subjects.size, times_h.size)
         return out
 
 
-class _NoRegimen(Exception):
+class _NoRegimenError(Exception):
     """Dose records that a Regimen cannot express (internal: use the dataset route)."""
 
 
@@ -390,7 +393,7 @@ def _route_for(spec: ModelSpec, cmt: int) -> str:
                 if len(r.inputs) == 1:
                     single.append(r.name)
     if len(seen) != 1 or not single:
-        raise _NoRegimen
+        raise _NoRegimenError
     return "iv" if "iv" in single else single[0]
 
 
