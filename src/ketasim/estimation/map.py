@@ -75,7 +75,7 @@ def minimise_map(
     *,
     eta_bound: FloatArray | None = None,
     max_iter: int = 100,
-    tol: float = 1e-9,
+    tol: float = 1e-10,
     fd_step: float = 1e-6,
 ) -> MapEstimate:
     """Minimise ``sum ell(f(eta)) + eta' P eta`` for every subject, batched.
@@ -121,7 +121,7 @@ def minimise_map(
     n_pred = N
     ell, d, w = terms(f, everyone)
     ofv = ell.sum(axis=1)
-    lam = np.full(N, 1e-3)
+    lam = np.full(N, 1e-4)
     need = np.ones(N, dtype=bool)
     done = np.zeros(N, dtype=bool)
     conv = np.zeros(N, dtype=bool)

@@ -65,6 +65,8 @@ class Predictor:
         From :func:`~ketasim.estimation.data.get_observations` on the same ``data``.
     covariates : mapping, optional
         Constant covariates (declared units) for covariates without a dataset column.
+    fast_path : bool
+        Allow the regimen route (False: every subject through the dataset route; for checks).
     """
 
     def __init__(
@@ -73,8 +75,11 @@ class Predictor:
         data: Dataset,
         obs: Observations,
         covariates: Mapping[str, float] | None = None,
+        *,
+        fast_path: bool = True,
     ) -> None:
         self.spec = spec
+        self._fast = fast_path
         self.obs = obs
         self._slices = data.get_subject_slices()
         self._data = data
@@ -213,7 +218,7 @@ class Predictor:
 
     def _regimen_key(self, sl: slice, obs_times: FloatArray) -> Any:
         c = self._data.columns
-        if self._fixed_cols:
+        if self._fixed_cols or not self._fast:
             return None
         for v in self._cov_cols.values():
             if np.any(v[sl] != v[sl.start]):
