@@ -28,7 +28,7 @@ def test_map_of_linear_gaussian_objective_equals_closed_form() -> None:
         r = y[sub] - f
         return r**2 / s**2, -2 * r / s**2, np.full_like(f, 2 / s**2)
 
-    est = minimise_map(predict, terms, P, N)
+    est = minimise_map(predict, terms, P, N, tol=1e-14)
     prec = np.einsum("nmk,nml->nkl", X, X) / s**2 + P
     exact = np.linalg.solve(prec, np.einsum("nmk,nm->nk", X, y)[..., None] / s**2)[..., 0]
     np.testing.assert_allclose(est.eta, exact, atol=1e-7)

@@ -17,7 +17,8 @@ def _dataset(
 ) -> Dataset:
     rows = []
     for i in range(n):
-        rows.append((i + 1, 0.0, dose, rate, cmt, 1, 50.0 + 5 * i))
+        amt = dose * (1 + 0.3 * i)  # amounts differ: one scaled regimen simulation
+        rows.append((i + 1, 0.0, amt, rate * (1 + 0.3 * i), cmt, 1, 50.0 + 5 * i))
         rows += [(i + 1, t, 0.0, 0.0, cmt, 0, 50.0 + 5 * i) for t, cmt in obs]
     a = np.asarray(rows, dtype=float)
     names = ("ID", "TIME", "AMT", "RATE", "CMT", "EVID", "WT")
@@ -41,6 +42,7 @@ def test_predict_regimen_route_equals_dataset_route(
     o = get_observations(ds, spec, dv_unit="ng/mL")
     fast, slow = Predictor(spec, ds, o), Predictor(spec, ds, o, fast_path=False)
     assert fast.uses_fast_path and not slow.uses_fast_path
+    assert fast.n_groups == 1
     etas = sample_etas(spec, 6, np.random.default_rng(3))
     subjects = np.array([0, 1, 2, 3, 0, 2])
     np.testing.assert_allclose(fast.predict(etas, subjects), slow.predict(etas, subjects), rtol=1e-10)

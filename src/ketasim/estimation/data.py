@@ -263,14 +263,17 @@ def get_observations(
             record=int(data.record_numbers[r]),
             subject=_fmt_id(data["ID"][r]),
         )
-    dv = np.array([float(to_conc_mg_per_L(v, unit, a)) for v, a in zip(dv_raw, names, strict=True)])
+    names_arr = np.asarray(names, dtype=object)
+    # NOTE: one conversion factor per analyte (pint is slow per value)
+    factor = np.ones(rows.size)
+    for a in analytes:
+        factor[names_arr == a] = float(to_conc_mg_per_L(1.0, unit, a))
+    dv = dv_raw * factor
     lloq_a = _lloq_by_analyte(lloq, analytes)
     lq = np.array([lloq_a.get(a, np.nan) for a in names])
     if "LLOQ" in data.columns:
         col_lq = data["LLOQ"][rows]
-        per_rec = np.array(
-            [float(to_conc_mg_per_L(v, unit, a)) for v, a in zip(col_lq, names, strict=True)]
-        )
+        per_rec = col_lq * factor
         lq = np.where(col_lq > 0, per_rec, lq)
     flag = np.zeros(rows.size, dtype=bool)
     for c in _BLQ_COLUMNS:
@@ -287,7 +290,7 @@ def get_observations(
         )
     blq = flag | (np.isfinite(lq) & (dv < lq))
     for a in analytes:
-        sel = np.array([n == a for n in names])
+        sel = names_arr == a
         if np.any(np.isfinite(lq[sel])) and np.all(blq[sel]):
             top = float(np.max(dv_raw[sel]))
             raise EventError(

@@ -33,6 +33,7 @@ from ketasim.errors import EventError, KetasimWarning, ParameterError
 from ketasim.estimation.data import Observations
 from ketasim.events import Dataset, Dose, Regimen
 from ketasim.individual import compute_individual_parameters
+from ketasim.plausibility import check_dose_plausibility
 from ketasim.simulate import simulate_dataset, simulate_regimen
 from ketasim.spec import ModelSpec
 
@@ -118,8 +119,14 @@ class Predictor:
             self._subject_group[grp.subjects] = g
             self._subject_pos[grp.subjects] = np.arange(grp.subjects.size)
         self._calls = 0
+        self._check_doses()
 
     # --- public -------------------------------------------------------------------------------
+    @property
+    def n_groups(self) -> int:
+        """Number of separate simulate calls per prediction (regimen groups + dataset route)."""
+        return len(self._groups)
+
     @property
     def uses_fast_path(self) -> bool:
         """True when every subject runs through the regimen route."""
@@ -176,6 +183,19 @@ class Predictor:
             for g in np.unique(self._subject_group[subjects]):
                 rows = np.flatnonzero(self._subject_group[subjects] == g)
                 grp = self._groups[g]
+                if grp.regimen is not None and self.spec.is_linear:
+                    # NOTE: superposition (linear model): scaled history + the new doses
+                    kw: dict[str, Any] = dict(
+                        covariates=self.get_covariates(subjects[rows]),
+                        etas=etas[rows],
+                        check_validity=False,
+                    )
+                    past = simulate_regimen(self.spec, grp.regimen, times_h, **kw)
+                    new = simulate_regimen(self.spec, regimen, times_h, **kw)
+                    scale = self._scale[subjects[rows]][:, None]
+                    for a in out:
+                        out[a][rows] = past.conc[a] * scale + new.conc[a]
+                    continue
                 if grp.regimen is not None:
                     res = simulate_regimen(
                         self.spec,
@@ -193,12 +213,33 @@ class Predictor:
                     out[a][rows] = conc[a]
         return out
 
+    def _check_doses(self) -> None:
+        """Label-based dose plausibility of the regimen-route subjects' real amounts, once (their
+        simulations run with amounts divided by a scale, so simulate cannot judge them)."""
+        if self.spec.generic:
+            return
+        fast = [g.subjects for g in self._groups if g.regimen is not None]
+        if not fast:
+            return
+        c = self._data.columns
+        rows = np.concatenate(
+            [np.arange(self._slices[i].start, self._slices[i].stop) for i in np.concatenate(fast)]
+        )
+        dose = rows[c["EVID"][rows] == 1]
+        rate = np.where(c["RATE"][dose] > 0, c["RATE"][dose], 0.0)
+        wt = self._cov_cols.get("WT")
+        check_dose_plausibility(
+            c["AMT"][dose], rate, None if wt is None else wt[dose], "dose records of the data"
+        )
+
     # --- grouping ----------------------------------------------------------------------------
     def _make_groups(self) -> list[_Group]:
         data, obs = self._data, self.obs
         by_key: dict[Any, list[int]] = {}
+        self._scale = np.ones(obs.n_subjects)
         for i, sl in enumerate(self._slices):
-            by_key.setdefault(self._regimen_key(sl, obs.time_h[i][obs.mask[i]]), []).append(i)
+            key, self._scale[i] = self._regimen_key(sl, obs.time_h[i][obs.mask[i]])
+            by_key.setdefault(key, []).append(i)
         groups: list[_Group] = []
         slow: list[int] = []
         for key, members in by_key.items():
@@ -206,7 +247,7 @@ class Predictor:
                 slow.extend(members)
                 continue
             sub = np.asarray(members, dtype=np.int64)
-            regimen = self._to_regimen(self._slices[members[0]])
+            regimen = self._to_regimen(self._slices[members[0]], self._scale[members[0]])
             times = np.unique(obs.time_h[sub][obs.mask[sub]])
             t_index = np.searchsorted(times, obs.time_h[sub])
             t_index = np.where(obs.mask[sub], np.minimum(t_index, times.size - 1), 0)
@@ -216,32 +257,44 @@ class Predictor:
             groups.append(_Group(s, None, np.zeros(0), np.zeros((s.size, 0), np.int64)))
         return groups
 
-    def _regimen_key(self, sl: slice, obs_times: FloatArray) -> Any:
+    def _regimen_key(self, sl: slice, obs_times: FloatArray) -> tuple[Any, float]:
+        """Key of subjects that can share one regimen simulation, and this subject's dose scale.
+
+        For a linear model, histories that differ only by a common factor of every amount share
+        a key: the regimen is simulated with amounts divided by the first dose's amount and the
+        predictions multiplied back (linearity in the input; infusion durations are part of the
+        key, so rates scale with amounts)."""
         c = self._data.columns
         if self._fixed_cols or not self._fast:
-            return None
+            return None, 1.0
         for v in self._cov_cols.values():
             if np.any(v[sl] != v[sl.start]):
-                return None  # time-varying covariate
+                return None, 1.0  # time-varying covariate
         evid = c["EVID"][sl]
         if np.any(np.isin(evid, (2, 3, 4))):
-            return None
+            return None, 1.0
         dose = evid == 1
         if not np.any(dose):
-            return None
+            return None, 1.0
         rows = np.column_stack([c[k][sl][dose] for k in _DOSE_COLS])
         if np.any(rows[:, 7] != 0):  # SS
-            return None
+            return None, 1.0
         times = [t + k * ii for t, ii, n in rows[:, [0, 5, 6]] for k in range(int(n) + 1)]
         if np.any(np.isin(obs_times, np.asarray(times))):
-            return None
+            return None, 1.0
+        scale = float(rows[0, 1]) if self.spec.is_linear else 1.0
         try:
-            self._to_regimen(sl)
+            self._to_regimen(sl, scale)
         except (EventError, ParameterError, _NoRegimenError):
-            return None
-        return tuple(map(tuple, rows.tolist()))
+            return None, 1.0
+        rel = rows.copy()
+        rel[:, 1] /= scale
+        rel[:, 2] = np.where(
+            rows[:, 2] > 0, rows[:, 1] / np.where(rows[:, 2] > 0, rows[:, 2], 1), rows[:, 2]
+        )
+        return tuple(float(f"{x:.12g}") for x in rel.ravel()), scale
 
-    def _to_regimen(self, sl: slice) -> Regimen:
+    def _to_regimen(self, sl: slice, scale: float) -> Regimen:
         c, spec = self._data.columns, self.spec
         doses = []
         for r in range(sl.start, sl.stop):
@@ -260,7 +313,7 @@ class Predictor:
                 raise _NoRegimenError
             doses.append(
                 Dose(
-                    amt=amt,
+                    amt=amt / scale,
                     time_h=float(c["TIME"][r]),
                     route=route,
                     tinf_h=amt / rate if rate > 0 else 0.0,
@@ -293,7 +346,7 @@ class Predictor:
             ti = grp.t_index[pos]  # (B, M)
             an = self.obs.analyte[subjects[rows]]
             b = np.arange(rows.size)[:, None]
-            pred = conc[an, b, ti]
+            pred = conc[an, b, ti] * self._scale[subjects[rows]][:, None]
             out[rows] = np.where(self.obs.mask[subjects[rows]], pred, 1.0)
         return out
 
