@@ -47,9 +47,15 @@ def baseline(spec, ds, wt, n):  # type: ignore[no-untyped-def]
         dose = float(amt[(ids == i + 1) & (ds["EVID"] == 1)][0])
         reg = Regimen.from_quantities(f"{dose} mg")
 
-        def ofv(e: np.ndarray) -> float:
+        def ofv(
+            e: np.ndarray,
+            reg: Regimen = reg,
+            times: np.ndarray = times,
+            w: float = wt[i],
+            y: np.ndarray = y,
+        ) -> float:
             f = simulate_regimen(
-                spec, reg, times, covariates={"WT": wt[i]}, etas=e[None], check_validity=False
+                spec, reg, times, covariates={"WT": w}, etas=e[None], check_validity=False
             ).conc["ketamine"][0]
             v = (SD_PROP * f) ** 2
             return float(np.sum((y - f) ** 2 / v + np.log(v)) + e @ P @ e)

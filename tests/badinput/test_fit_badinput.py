@@ -65,7 +65,12 @@ def _run(tmp_path: Path, text: str, *extra: str, model: str = "herd_2007") -> tu
             "herd_2007",
         ),
         (HEADER + GOOD, ["--dv-unit", "ng/mL"], "states no residual error", "herd_2007"),
-        (HEADER + GOOD, ["--dv-unit", "ng/mL", *PROP, "--sir", "100"], "--sir needs --seed", "herd_2007"),
+        (
+            HEADER + GOOD,
+            ["--dv-unit", "ng/mL", *PROP, "--sir", "100"],
+            "--sir needs --seed",
+            "herd_2007",
+        ),
         (
             HEADER + GOOD,
             ["--dv-unit", "ng/mL", *PROP, "--forecast", "fifty mg"],

@@ -106,7 +106,9 @@ def test_sir_is_reproducible_with_a_seed() -> None:
 
 def test_parameter_interval_brackets_the_mode_in_model_units() -> None:
     spec = load_model("herd_2007")
-    fit = fit_map(spec, Dataset(_subject(TIMES, _true_conc_ng(0.0))), dv_unit="ng/mL", residual=PROP)
+    fit = fit_map(
+        spec, Dataset(_subject(TIMES, _true_conc_ng(0.0))), dv_unit="ng/mL", residual=PROP
+    )
     lo, hi = fit.param_interval["CL"][0]
     assert lo < fit.params["CL"][0] < hi
     assert fit.param_units["CL"] == "L/h"
@@ -114,7 +116,9 @@ def test_parameter_interval_brackets_the_mode_in_model_units() -> None:
 
 def test_forecast_interval_contains_the_mode() -> None:
     spec = load_model("herd_2007")
-    fit = fit_map(spec, Dataset(_subject(TIMES, _true_conc_ng(0.2))), dv_unit="ng/mL", residual=PROP)
+    fit = fit_map(
+        spec, Dataset(_subject(TIMES, _true_conc_ng(0.2))), dv_unit="ng/mL", residual=PROP
+    )
     fc = forecast_regimen(fit, Regimen.from_quantities("40 mg", start="12 h"), np.array([12.5, 16]))
     m, lo, hi = fc.mode["ketamine"], fc.lower["ketamine"], fc.upper["ketamine"]
     assert np.all((lo < m) & (m < hi))
@@ -122,7 +126,9 @@ def test_forecast_interval_contains_the_mode() -> None:
 
 def test_forecast_before_last_observation_is_refused() -> None:
     spec = load_model("herd_2007")
-    fit = fit_map(spec, Dataset(_subject(TIMES, _true_conc_ng(0.2))), dv_unit="ng/mL", residual=PROP)
+    fit = fit_map(
+        spec, Dataset(_subject(TIMES, _true_conc_ng(0.2))), dv_unit="ng/mL", residual=PROP
+    )
     with pytest.raises(EventError, match="before the last observation"):
         forecast_regimen(fit, Regimen.from_quantities("40 mg", start="1 h"), np.array([2.0]))
 

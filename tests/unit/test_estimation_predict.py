@@ -45,7 +45,9 @@ def test_predict_regimen_route_equals_dataset_route(
     assert fast.n_groups == 1
     etas = sample_etas(spec, 6, np.random.default_rng(3))
     subjects = np.array([0, 1, 2, 3, 0, 2])
-    np.testing.assert_allclose(fast.predict(etas, subjects), slow.predict(etas, subjects), rtol=1e-10)
+    np.testing.assert_allclose(
+        fast.predict(etas, subjects), slow.predict(etas, subjects), rtol=1e-10
+    )
 
 
 def test_predict_regimen_forecast_routes_agree() -> None:

@@ -10,6 +10,10 @@ are properties of a virtual assay, not published numbers. With a log-normal erro
 is close to Gaussian and the Laplace interval is checked; with a proportional error the MAP is
 biased and the posterior skewed (bench/fit_simest.py: Laplace covers 86-87 %), so the SIR
 interval is checked there.
+
+The parent-metabolite case (simons_2022, 500 subjects) is in bench/fit_simest.py only: its
+14-compartment matrix-exponential solves cost about 4 ms per subject and ETA vector, so 200
+subjects take minutes, beyond this suite's budget.
 """
 
 from __future__ import annotations
@@ -89,24 +93,6 @@ def test_sir_coverage_herd_rich_proportional_error() -> None:
         ("CL", "V1"),
         300,
         12,
-    )
-    for p, c in cov.items():
-        assert abs(c - 0.9) <= TOL, (p, c)
-
-
-@pytest.mark.slow
-def test_laplace_coverage_simons_parent_metabolite_sparse() -> None:
-    # S-ketamine, S-norketamine and S-HNK each at 30 min, 2 h and 6 h; the model's own
-    # residual errors (Simons 2022 Table 4 via nlmixr2lib, see the model file)
-    cov = _coverage(
-        "simons_2022",
-        Regimen.from_quantities("20 mg", duration="20 min"),
-        [0.5, 2.0, 6.0],
-        (55.0, 90.0),
-        None,
-        ("CLK1", "VK1"),
-        0,
-        13,
     )
     for p, c in cov.items():
         assert abs(c - 0.9) <= TOL, (p, c)

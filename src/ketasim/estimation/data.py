@@ -70,8 +70,8 @@ class Observations:
     ids: tuple[object, ...]
     analytes: tuple[str, ...]
     time_h: FloatArray
-    dv_mg_per_L: FloatArray
-    lloq_mg_per_L: FloatArray
+    dv_mg_per_L: FloatArray  # noqa: N815 (unit suffix, STYLE.md section 3)
+    lloq_mg_per_L: FloatArray  # noqa: N815 (unit suffix, STYLE.md section 3)
     analyte: IntArray
     blq: BoolArray
     mask: BoolArray
@@ -88,7 +88,9 @@ class Observations:
         return np.asarray(self.mask.sum(axis=1), dtype=np.int64)
 
 
-def to_conc_mg_per_L(values: Any, unit: str, analyte: str, *, what: str = "DV") -> FloatArray:
+def to_conc_mg_per_L(  # noqa: N802 (unit suffix, STYLE.md section 3)
+    values: Any, unit: str, analyte: str, *, what: str = "DV"
+) -> FloatArray:
     """Concentrations given in ``unit`` (mass or molar per volume) in mg/L.
 
     Examples

@@ -106,30 +106,28 @@ def sample_observations(
         for inp in route.inputs:
             cmt = spec.get_compartment_index(inp.cmt) + 1
             dose_rows.append((d.time_h, d.amt, d.tinf_h, float(cmt), d.ii_h, float(d.addl)))
-    cols: dict[str, list[FloatArray]] = {
-        k: [] for k in ("ID", "TIME", "AMT", "RATE", "CMT", "EVID", "II", "ADDL", "DV_MG_L", "BLQ")
-    }
-    cov_cols: dict[str, list[FloatArray]] = {k: [] for k in cov}
-    obs_cmt = [spec.get_central_index(a) + 1 for a in analytes]
+    names = ("TIME", "AMT", "RATE", "CMT", "EVID", "II", "ADDL", "DV_MG_L", "BLQ")
+    cols: dict[str, list[FloatArray]] = {name: [] for name in ("ID", *names)}
+    cov_cols: dict[str, list[FloatArray]] = {name: [] for name in cov}
+    obs_cmt = [spec.get_central_index(x) + 1 for x in analytes]
     for i in range(n):
         rows: list[tuple[float, ...]] = []
-        for t, amt, tinf, cmt, ii, addl in dose_rows:
-            mg = amt * float(wt[i]) if _per_kg(regimen, t, amt) and wt is not None else amt
-            rate = -2.0 if _modelled(spec, cmt) else (mg / tinf if tinf > 0 else 0.0)
-            rows.append((t, mg, rate, cmt, 1.0, ii, addl, 0.0, 0.0))
-        for j, c in enumerate(obs_cmt):
-            for k, t in enumerate(times):
-                b = bool(blq[i, j, k])
-                rows.append((t, 0.0, 0.0, float(c), 0.0, 0.0, 0.0, 0.0 if b else dv[i, j, k], b))
+        for t, amt, tinf, dose_cmt, ii, addl in dose_rows:
+            mg = float(amt * wt[i]) if _per_kg(regimen, t, amt) and wt is not None else float(amt)
+            rate = -2.0 if _modelled(spec, dose_cmt) else (mg / tinf if tinf > 0 else 0.0)
+            rows.append((t, mg, rate, dose_cmt, 1.0, ii, addl, 0.0, 0.0))
+        for j, obs_c in enumerate(obs_cmt):
+            for m, t in enumerate(times):
+                flag = bool(blq[i, j, m])
+                value = 0.0 if flag else float(dv[i, j, m])
+                rows.append((float(t), 0.0, 0.0, float(obs_c), 0.0, 0.0, 0.0, value, float(flag)))
         rows.sort(key=lambda r: (r[0], -r[4]))  # doses first at equal times: post-dose samples
-        a = np.asarray(rows, dtype=float)
+        table = np.asarray(rows, dtype=float)
         cols["ID"].append(np.full(len(rows), i + 1.0))
-        for j, k in enumerate(
-            ("TIME", "AMT", "RATE", "CMT", "EVID", "II", "ADDL", "DV_MG_L", "BLQ")
-        ):
-            cols[k].append(a[:, j])
-        for k in cov:
-            cov_cols[k].append(np.full(len(rows), cov[k][i]))
+        for j, name in enumerate(names):
+            cols[name].append(table[:, j])
+        for name in cov:
+            cov_cols[name].append(np.full(len(rows), cov[name][i]))
     data = {k: np.concatenate(v) for k, v in cols.items()}
     if lloq_mg_per_L is not None:
         data["LLOQ"] = np.where(data["EVID"] == 0, lloq_mg_per_L, 0.0)

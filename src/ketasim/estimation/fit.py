@@ -338,7 +338,7 @@ def fit_map(
     _check_columns(spec, data, depends)
     check_validity_range(spec, predictor.get_covariates(np.arange(obs.n_subjects)))
     om = omega[np.ix_(free, free)]
-    P = np.linalg.inv(prior_scale * om)
+    P = np.asarray(np.linalg.inv(prior_scale * om), dtype=float)
     K, n_full = free.size, len(spec.get_eta_names())
 
     def full(e: FloatArray) -> FloatArray:
@@ -461,7 +461,7 @@ def _param_intervals_laplace(
                 grads.setdefault(name, np.zeros((N, K)))
                 with np.errstate(divide="ignore", invalid="ignore"):
                     grads[name][:, k] = (np.log(pk[name]) - np.log(base[name])) / h
-    ends = {}
+    ends: dict[int, dict[int, dict[str, FloatArray]]] = {}
     for side in (0, 1):
         ends[side] = {}
         for k in range(K):

@@ -7,8 +7,8 @@ not predict concentrations and does not optimise.
 
 Error models (``y`` observed, ``f`` predicted, mg/L)
 ---------------------------------------------------
-- additive: ``y = f + a e``; proportional: ``y = f (1 + b e)``; combined: ``y = f (1 + b e1) + a e2``,
-  all with variance ``v(f) = a^2 + b^2 f^2`` (``add_residual_error`` in
+- additive: ``y = f + a e``; proportional: ``y = f (1 + b e)``; combined:
+  ``y = f (1 + b e1) + a e2``, all with variance ``v(f) = a^2 + b^2 f^2`` (``add_residual_error`` in
   :mod:`ketasim.population.sampling` simulates the same model) and
   ``-2 log L = (y - f)^2 / v + log v``;
 - exponential (log-normal, "log-transform both sides"): ``log y = log f + s e``,
@@ -65,7 +65,7 @@ class ResidualModel:
     """
 
     kind: str
-    additive_mg_per_L: float = 0.0
+    additive_mg_per_L: float = 0.0  # noqa: N815 (unit suffix, STYLE.md section 3)
     proportional: float = 0.0
     log_sd: float = 0.0
 

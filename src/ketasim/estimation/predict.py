@@ -234,7 +234,7 @@ class Predictor:
 
     # --- grouping ----------------------------------------------------------------------------
     def _make_groups(self) -> list[_Group]:
-        data, obs = self._data, self.obs
+        obs = self.obs
         by_key: dict[Any, list[int]] = {}
         self._scale = np.ones(obs.n_subjects)
         for i, sl in enumerate(self._slices):

@@ -167,20 +167,20 @@ def sample_sir(
     """
     N, K = eta.shape
     M = 5 * n_resample
-    L = np.linalg.cholesky(inflation * cov)
+    L = np.asarray(np.linalg.cholesky(inflation * cov), dtype=float)
     z = rng.standard_normal((N, M, K))
     chi = rng.chisquare(_T_DF, size=(N, M))
     u = z / np.sqrt(chi / _T_DF)[..., None]
     props = eta[:, None, :] + np.einsum("nkl,nml->nmk", L, u)
     alpha = 0.2 if prior_cov is not None else 0.0
     if prior_cov is not None:
-        Lp = np.linalg.cholesky(prior_cov)
+        Lp = np.asarray(np.linalg.cholesky(prior_cov), dtype=float)
         from_prior = rng.random((N, M)) < alpha
         zp = rng.standard_normal((N, M, K)) @ Lp.T
         props = np.where(from_prior[..., None], zp, props)
     log_q = _log_t_density(props, eta, L)
     if prior_cov is not None:
-        log_prior = _log_normal_density(props, np.linalg.cholesky(prior_cov))
+        log_prior = _log_normal_density(props, np.asarray(Lp, dtype=float))
         log_q = np.logaddexp(np.log1p(-alpha) + log_q, np.log(alpha) + log_prior)
     flat = props.reshape(N * M, K)
     subj = np.repeat(np.arange(N), M)
