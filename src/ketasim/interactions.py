@@ -21,7 +21,7 @@ import numpy as np
 
 from ketasim.errors import ModelError
 from ketasim.nca import compute_auc, compute_cmax
-from ketasim.simulate import RegimenResult
+from ketasim.results import Result
 
 __all__ = [
     "AdjustedExposure",
@@ -122,13 +122,13 @@ def get_modifier(modifier_id: str) -> Modifier:
 
 
 def compute_modified_exposure(
-    result: RegimenResult, modifier: Modifier, route: str
+    result: Result, modifier: Modifier, route: str
 ) -> list[AdjustedExposure]:
     """Apply a modifier's published AUC and Cmax ratios to a simulated regimen.
 
     Parameters
     ----------
-    result : RegimenResult
+    result : Result
         Simulated concentrations (mg/L); exposures are computed per subject and their median
         reported.
     modifier : Modifier
@@ -187,7 +187,7 @@ def compute_modified_exposure(
     return out
 
 
-def _match_analyte(result: RegimenResult, name: str) -> str | None:
+def _match_analyte(result: Result, name: str) -> str | None:
     for a in result.analytes:
         if a == name or a.removeprefix("s_").removeprefix("r_") == name:
             return a

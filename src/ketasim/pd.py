@@ -3,7 +3,7 @@
 This module owns the *maths* of effect: the effect compartment driven by a simulated plasma
 profile, the sigmoid Emax and linear-additive forms, and the checks that a published effect
 model fits the PK model it is applied to (sampling site, drug form, analyte). It consumes a
-:class:`~ketasim.simulate.RegimenResult` and returns :class:`EffectSeries` carrying units and
+:class:`~ketasim.simulate.Result` and returns :class:`EffectSeries` carrying units and
 the source of every parameter used.
 
 It deliberately does *not* hold data (published models, zones and their sources live in
@@ -50,7 +50,7 @@ from ketasim.library.effects import (
     Zone,
     load_effects,
 )
-from ketasim.simulate import RegimenResult
+from ketasim.results import Result
 
 __all__ = [
     "EFFECT_QUANTITIES",
@@ -520,7 +520,7 @@ def _model_notes(model: EffectModel) -> list[str]:
 
 
 def compute_effect_site_series(
-    result: RegimenResult,
+    result: Result,
     model: EffectModel,
     analyte: str | None = None,
     *,
@@ -530,7 +530,7 @@ def compute_effect_site_series(
 
     Parameters
     ----------
-    result : RegimenResult
+    result : Result
         Simulated plasma concentrations (subjects, T), mg/L; the grid should start before the
         first dose (Ce = 0 there).
     model : EffectModel
@@ -588,13 +588,13 @@ def compute_effect_site_series(
 
 
 def compute_effect_series(
-    result: RegimenResult, model: EffectModel, quantity: str = "effect"
+    result: Result, model: EffectModel, quantity: str = "effect"
 ) -> EffectSeries:
     """A published effect model driven by a simulation, per subject, with units and source.
 
     Parameters
     ----------
-    result : RegimenResult
+    result : Result
         Simulated plasma concentrations, mg/L.
     model : EffectModel
     quantity : {"effect", "change_from_baseline", "fraction_of_emax", "fraction_of_c50"}

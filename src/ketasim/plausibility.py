@@ -24,24 +24,49 @@ __all__ = ["check_dose_plausibility", "check_validity_range"]
 FloatArray = npt.NDArray[np.float64]
 
 
-def check_validity_range(spec: ModelSpec, covariates: Mapping[str, Any]) -> None:
-    """Warn (ValidityWarning) when weight (kg) or age (yr) lie outside the model's population.
+def check_validity_range(
+    spec: ModelSpec, covariates: Mapping[str, Any], *, subject: Any = None
+) -> None:
+    """Warn (ValidityWarning) when covariates lie outside the range the model was built in.
 
-    The ranges are the model file's ``population.weight_kg`` and ``population.age_years``.
+    The ranges are the model file's ``population.weight_kg`` (WT, kg) and
+    ``population.age_years`` (AGE, yr), and each covariate's ``valid`` range. With arrays
+    (subjects, or subjects x records) the message gives the share of subjects with any value
+    outside; for record-level arrays (one value per record) pass ``subject``, the subject index
+    of each record, so the share counts subjects, not records.
     """
     pop = spec.population
+    ranges: list[tuple[str, str, float, float]] = []
     for key, name, unit in (("weight_kg", "WT", "kg"), ("age_years", "AGE", "yr")):
-        if key not in pop or name not in covariates:
+        if key in pop:
+            lo, hi = (float(x) for x in pop[key])
+            ranges.append((name, unit, lo, hi))
+    for cov in spec.covariates.values():
+        if cov.valid is not None:
+            ranges.append((cov.name, cov.unit, cov.valid[0], cov.valid[1]))
+    for name, unit, lo, hi in ranges:
+        if name not in covariates:
             continue
-        lo, hi = (float(x) for x in pop[key])
         v = np.asarray(covariates[name], dtype=float)
         outside = (v < lo) | (v > hi)
         if np.any(outside):
             worst = float(v[outside].ravel()[0]) if v.ndim else float(v)
-            share = f" ({100 * float(np.mean(outside)):.0f}% of subjects)" if v.size > 1 else ""
+            if subject is not None and v.ndim == 1:
+                ids = np.asarray(subject).ravel()
+                n_subj = np.unique(ids).size
+                frac = np.unique(ids[outside]).size / n_subj
+            else:
+                per_subject = (
+                    outside.reshape(outside.shape[0], -1).any(axis=1) if v.ndim else outside
+                )
+                n_subj = v.shape[0] if v.ndim else 1
+                frac = float(np.mean(per_subject))
+            share = f" ({100 * frac:.0f}% of subjects)" if n_subj > 1 else ""
             warnings.warn(
-                f"{name} {worst:g} {unit}{share} is outside the range model {spec.id} was built in "
-                f"({lo:g}-{hi:g} {unit}); predictions there are extrapolations",
+                f"{name} {worst:g} {unit}".rstrip()
+                + f"{share} is outside the range model {spec.id} was built in "
+                f"({lo:g}-{hi:g} {unit}".rstrip()
+                + "); predictions there are extrapolations",
                 ValidityWarning,
                 stacklevel=3,
             )

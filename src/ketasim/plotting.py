@@ -7,10 +7,9 @@ It computes nothing: callers draw their curves or bands on the axes it returns.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
+from ketasim.io.atomic import write_with
 from ketasim.notices import DISCLAIMER
 
 __all__ = ["new_concentration_figure", "save_concentration_figure"]
@@ -28,7 +27,14 @@ def new_concentration_figure() -> tuple[Any, Any]:
 
 
 def save_concentration_figure(
-    fig: Any, axes: Any, path: str, title: str, unit: str, y_max: float, y_min_pos: float
+    fig: Any,
+    axes: Any,
+    path: str,
+    title: str,
+    unit: str,
+    y_max: float,
+    y_min_pos: float,
+    provenance: str = "",
 ) -> None:
     """Label both panels, set the log panel's range, add the disclaimer, write ``path`` (PNG).
 
@@ -36,6 +42,8 @@ def save_concentration_figure(
     ----------
     y_max, y_min_pos : float, in ``unit``
         Largest value drawn and smallest positive one (for the log panel's limits).
+    provenance : str
+        Model, source and evidence line printed in the footer above the disclaimer.
     """
     import matplotlib.pyplot as plt
 
@@ -49,11 +57,10 @@ def save_concentration_figure(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.text(0.5, 0.005, DISCLAIMER, ha="center", fontsize=7, color="0.3")
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
+    if provenance:
+        fig.text(0.5, 0.03, provenance[:220], ha="center", fontsize=6, color="0.3")
+    fig.tight_layout(rect=(0, 0.06 if provenance else 0.04, 1, 1))
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        write_with(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)

@@ -37,7 +37,7 @@ from ketasim.pd import (
     describe_drug_form_difference,
     get_matching_analyte,
 )
-from ketasim.simulate import RegimenResult
+from ketasim.results import Result
 
 __all__ = [
     "RISK_DISCLAIMER",
@@ -265,7 +265,7 @@ def _band_text(low: float, high: float | None) -> str:
     return f">= {low:.4g} mg/L" if high is None else f"{low:.4g}-{high:.4g} mg/L"
 
 
-def _zone_exposure(result: RegimenResult, zone: Zone) -> ZoneExposure | str:
+def _zone_exposure(result: Result, zone: Zone) -> ZoneExposure | str:
     used = get_matching_analyte(zone.analyte, result.analytes)
     if used is None:
         return f"PK model {result.spec.id} does not simulate {zone.analyte}"
@@ -307,7 +307,7 @@ def _zone_exposure(result: RegimenResult, zone: Zone) -> ZoneExposure | str:
     )
 
 
-def _model_exposure(result: RegimenResult, model: EffectModel) -> ModelExposure | str:
+def _model_exposure(result: Result, model: EffectModel) -> ModelExposure | str:
     if model.form == "effect_site_only":
         return "effect_site_only model: no threshold or effect defined"
     wanted = model.slope_analytes if model.form == "linear_additive" else (model.analyte,)
@@ -408,7 +408,7 @@ def _model_exposure(result: RegimenResult, model: EffectModel) -> ModelExposure 
 
 
 def compute_risk_summary(
-    result: RegimenResult,
+    result: Result,
     *,
     zone_ids: Iterable[str] | None = None,
     model_ids: Iterable[str] | None = None,
@@ -423,7 +423,7 @@ def compute_risk_summary(
 
     Parameters
     ----------
-    result : RegimenResult
+    result : Result
         Concentrations (subjects, T), mg/L, on a non-decreasing time grid starting before dosing.
     zone_ids, model_ids : iterable of str, optional
         Restrict to these ids (default: every zone and effect model in ``effects.toml``).

@@ -35,12 +35,17 @@ __all__ = [
     "Citation",
     "Compartment",
     "Covariate",
+    "DoseDerivation",
+    "Evidence",
     "Flow",
     "Iiv",
+    "Implementation",
     "ModelSpec",
     "Parameter",
     "Route",
     "RouteInput",
+    "describe_domain",
+    "find_outside_domain",
     "get_builtin_model",
 ]
 
@@ -48,6 +53,9 @@ FloatArray = npt.NDArray[np.float64]
 
 COMPARTMENT_KINDS = ("depot", "central", "peripheral", "effect", "transit")
 SAMPLING_SITES = ("arterial", "venous", "mixed", "unknown", "none")
+EVIDENCE_TIERS = ("published", "transcribed", "derived")
+# domains of covariates and parameters (docs/model-format.md): what values are possible at all
+DOMAINS = ("real", "positive", "nonnegative", "fraction", "binary", "integer", "count")
 
 
 @dataclass(frozen=True)
@@ -140,14 +148,103 @@ class Parameter:
     source: str = ""
 
 
+def find_outside_domain(
+    values: npt.ArrayLike, domain: str, lo: float | None = None, hi: float | None = None
+) -> npt.NDArray[np.bool_]:
+    """Boolean mask of values outside a domain (:data:`DOMAINS`) and the hard limits lo/hi.
+
+    Non-finite values are always outside. ``count`` is a whole number >= 1, ``binary`` 0 or 1,
+    ``fraction`` within [0, 1].
+
+    Examples
+    --------
+    >>> find_outside_domain([1, 2.5, 0, -3], "count").tolist()
+    [False, True, True, True]
+    """
+    v = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(v)
+    with np.errstate(invalid="ignore"):
+        if domain == "positive":
+            bad |= v <= 0
+        elif domain == "nonnegative":
+            bad |= v < 0
+        elif domain == "fraction":
+            bad |= (v < 0) | (v > 1)
+        elif domain == "binary":
+            bad |= (v != 0) & (v != 1)
+        elif domain == "integer":
+            bad |= v != np.round(v)
+        elif domain == "count":
+            bad |= (v != np.round(v)) | (v < 1)
+        if lo is not None:
+            bad |= v < lo
+        if hi is not None:
+            bad |= v > hi
+    return np.asarray(bad, dtype=bool)
+
+
+def describe_domain(domain: str, lo: float | None = None, hi: float | None = None) -> str:
+    """Plain-words statement of a domain, e.g. ``"a whole number >= 1"``.
+
+    Examples
+    --------
+    >>> describe_domain("nonnegative", hi=120)
+    'a number >= 0 and <= 120'
+    """
+    text = {
+        "real": "a finite number",
+        "positive": "a number > 0",
+        "nonnegative": "a number >= 0",
+        "fraction": "a fraction between 0 and 1",
+        "binary": "0 or 1",
+        "integer": "a whole number",
+        "count": "a whole number >= 1",
+    }[domain]
+    if lo is not None:
+        text += f" and >= {lo:g}"
+    if hi is not None:
+        text += f" and <= {hi:g}"
+    return text
+
+
+@dataclass(frozen=True)
+class DoseDerivation:
+    """A covariate that follows from the dose on one route (e.g. nasal devices = dose / 28 mg).
+
+    ``amount_mg`` is the dose per unit of the covariate (mg), ``source`` where that number is
+    printed (e.g. the label).
+    """
+
+    route: str
+    amount_mg: float
+    source: str
+    what: str = "unit"
+
+
 @dataclass(frozen=True)
 class Covariate:
-    """A covariate an expression may use, with its unit and reference (typical) value."""
+    """A covariate an expression may use, with its unit and reference (typical) value.
+
+    ``domain`` (one of :data:`DOMAINS`) with optional hard limits ``min``/``max`` says which
+    values are possible at all (others are errors); ``valid`` is the range the model was built
+    in (outside it: a warning). ``per_dose`` derives the covariate from the regimen.
+    """
 
     name: str
     unit: str
     reference: float
     note: str = ""
+    domain: str = "real"
+    min: float | None = None
+    max: float | None = None
+    valid: tuple[float, float] | None = None
+    per_dose: DoseDerivation | None = None
+
+    def __post_init__(self) -> None:
+        if self.domain not in DOMAINS:
+            raise ModelError(
+                f"covariate {self.name}: domain {self.domain!r} not one of {', '.join(DOMAINS)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -174,6 +271,68 @@ class Iiv:
     def matrix(self) -> FloatArray:
         """Omega as a numpy array (dimensionless, log scale)."""
         return np.asarray(self.omega, dtype=float)
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """Another project's encoding of a model's parameters (for ``transcribed`` models).
+
+    ``values`` maps theta names to the numbers that project encodes, in the theta's printed unit;
+    ``cites`` is the reference that project gives for them.
+    """
+
+    project: str
+    repository: str
+    file: str
+    version: str
+    commit: str = ""
+    cites: str = ""
+    entry: str = ""
+    values: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+
+    def format(self) -> str:
+        """Short label, e.g. ``opentiva 1.1.2 opentiva/ketamine.py``."""
+        return f"{self.project} {self.version} {self.file}"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a model's numbers come from: its evidence tier and the tier's companion fields.
+
+    ``published``: parameters read in the paper (or its abstract where it prints them).
+    ``transcribed``: the paper's table could not be read; the parameters are those at least two
+    independent implementations encode identically for the citation (``implementations``).
+    ``derived``: estimated by ketasim from published aggregate data (``data``, ``script`` and
+    ``diagnostics`` are repository paths; ``identifies`` says what the data do and do not
+    identify).
+    """
+
+    tier: str
+    implementations: tuple[Implementation, ...] = ()
+    data: str = ""
+    script: str = ""
+    diagnostics: str = ""
+    identifies: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.tier not in EVIDENCE_TIERS:
+            raise ModelError(f"evidence {self.tier!r} must be one of {', '.join(EVIDENCE_TIERS)}")
+
+    def format(self) -> str:
+        """One phrase, e.g. ``transcribed (opentiva 1.1.2, stanpumpR 0.0.1.9002)``."""
+        if self.tier == "transcribed" and self.implementations:
+            return (
+                "transcribed ("
+                + ", ".join(f"{i.project} {i.version}" for i in self.implementations)
+                + ")"
+            )
+        if self.tier == "derived" and self.script:
+            return f"derived ({self.script})"
+        return self.tier
 
 
 @dataclass(frozen=True)
@@ -214,6 +373,12 @@ class ModelSpec:
         Parameters with no expression, supplied by the user (generic ``pk*`` models).
     generic : bool
         True when the model takes bare numbers in the user's own consistent units.
+    evidence : Evidence, optional
+        Evidence tier of a library model (``published``, ``transcribed``, ``derived``) with its
+        companion fields; None for built-in generic models.
+    parameter_domains : mapping of str to str
+        Domain (one of :data:`DOMAINS`) of each theta and individual parameter; values outside
+        are refused by :func:`ketasim.individual.compute_individual_parameters`.
     """
 
     id: str
@@ -238,6 +403,8 @@ class ModelSpec:
     population: Mapping[str, Any] = field(default_factory=dict)
     validation: tuple[Mapping[str, Any], ...] = ()
     notes: str = ""
+    evidence: Evidence | None = None
+    parameter_domains: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in (
@@ -250,6 +417,7 @@ class ModelSpec:
             "aliases",
             "residual",
             "population",
+            "parameter_domains",
         ):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         names = [c.name for c in self.compartments]

@@ -21,6 +21,7 @@ References
 from __future__ import annotations
 
 import functools
+import math
 import re
 from typing import Any
 
@@ -132,7 +133,9 @@ def _parse_text(text: str) -> Any:
     return q
 
 
-def parse_quantity(value: Any, *, what: str = "value", allow_bare: bool = False) -> Any:
+def parse_quantity(
+    value: Any, *, what: str = "value", allow_bare: bool = False, expected: str | None = None
+) -> Any:
     """Turn ``"0.5 mg/kg"`` or a pint Quantity into a pint Quantity; a bare number is an error.
 
     Parameters
@@ -149,6 +152,12 @@ def parse_quantity(value: Any, *, what: str = "value", allow_bare: bool = False)
     """
     if isinstance(value, ureg.Quantity):
         q = value
+    elif hasattr(value, "magnitude") and hasattr(value, "units") and not isinstance(value, str):
+        # NOTE: a Quantity of another pint registry (or a look-alike): re-read it in ours
+        try:
+            q = Q_(float(value.magnitude), str(value.units))
+        except Exception as exc:
+            raise UnitError(f"{what} {value!r}: cannot read its unit ({exc})") from None
     elif isinstance(value, str):
         if not value.strip():
             raise UnitError(f"{what}: empty text, expected a number with a unit such as '10 mg'")
@@ -160,11 +169,19 @@ def parse_quantity(value: Any, *, what: str = "value", allow_bare: bool = False)
             and str(q.units) == "dimensionless"
             and not any(ch.isalpha() or ch == "%" for ch in value.replace("e", "").replace("E", ""))
         ):
-            raise UnitError(f"{what} {value!r} has no unit: write e.g. '{value} mg'")
+            example = expected or "mg"
+            raise UnitError(f"{what} {value!r} has no unit: write e.g. '{value} {example}'")
     else:
+        example = expected or "mg"
         raise UnitError(
-            f"{what} {value!r} has no unit: pass text such as '10 mg' or a pint Quantity"
+            f"{what} {value!r} has no unit: pass text such as '10 {example}' or a pint Quantity"
         )
+    try:
+        finite = math.isfinite(float(q.magnitude))
+    except (TypeError, ValueError):
+        finite = False
+    if not finite:
+        raise UnitError(f"{what} {value!r} is not a finite number")
     return q
 
 
@@ -200,7 +217,7 @@ def to_unit(
     """
     if allow_dimensionless and unit == "" and isinstance(value, (int, float)):
         return float(value)
-    q = parse_quantity(value, what=what, allow_bare=(unit == ""))
+    q = parse_quantity(value, what=what, allow_bare=(unit == ""), expected=unit or None)
     if unit and str(q.units) == "dimensionless":
         raise UnitError(
             f"{what} {value!r} has no unit: expected a quantity in {unit}, e.g. '1 {unit}'"
@@ -245,3 +262,89 @@ def dimensionality_of(unit: str) -> Any:
         return ureg.Unit(unit).dimensionality if unit else ureg.dimensionless.dimensionality
     except Exception as exc:
         raise UnitError(f"unknown unit {unit!r}: {exc}") from None
+
+
+# --- salts, concentration units and column names (used by events, results and front ends) -------
+#: salt forms and their counter-ion formulas (the base is the analyte's own formula)
+_SALT_COUNTER_ION: dict[str, str] = {"hydrochloride": "HCl"}
+
+
+def convert_salt_to_base_mg(amount_mg: float, salt: str, *, what: str = "dose") -> float:
+    """Amount of ketamine base (mg) in ``amount_mg`` of its salt, by the molar-mass ratio.
+
+    Parameters
+    ----------
+    amount_mg : float, mg of the salt
+    salt : {"hydrochloride"}
+
+    Examples
+    --------
+    >>> round(convert_salt_to_base_mg(100.0, "hydrochloride"), 2)  # 237.73 / 274.19
+    86.7
+    """
+    key = str(salt).strip().lower()
+    if key not in _SALT_COUNTER_ION:
+        raise UnitError(
+            f"{what}: unknown salt {salt!r}; known: {', '.join(sorted(_SALT_COUNTER_ION))}"
+        )
+    base = compute_molar_mass(_FORMULA["ketamine"])
+    ion = compute_molar_mass(_SALT_COUNTER_ION[key])
+    return float(amount_mg) * base / (base + ion)
+
+
+#: concentration units every command accepts for display (mass and molar)
+CONC_UNITS: tuple[str, ...] = ("ng/mL", "mg/L", "ug/mL", "ug/L", "nmol/L", "umol/L")
+
+
+#: mg/L -> unit, exact decimal factors (pint's float arithmetic gives 999.9999999999999)
+_EXACT_MASS_FACTORS: dict[str, float] = {
+    "mg/L": 1.0,
+    "ng/mL": 1000.0,
+    "ug/L": 1000.0,
+    "ug/mL": 1.0,
+    "ng/L": 1e6,
+    "g/L": 1e-3,
+}
+
+
+def get_conc_factor(analyte: str, unit: str, *, what: str = "unit") -> float:
+    """Factor that turns a concentration in mg/L of ``analyte`` into ``unit`` (mass or molar).
+
+    Raises
+    ------
+    UnitError
+        For a unit that is neither a mass nor an amount-of-substance concentration.
+
+    Examples
+    --------
+    >>> get_conc_factor("ketamine", "ng/mL")
+    1000.0
+    >>> round(get_conc_factor("ketamine", "nmol/L"), 3)  # 1e6 / 237.727 g/mol
+    4206.506
+    """
+    exact = _EXACT_MASS_FACTORS.get(unit.replace(" ", ""))
+    if exact is not None:
+        return exact
+    dim = dimensionality_of(unit)
+    if dim == dimensionality_of("mg/L"):
+        return convert_magnitude(1.0, "mg/L", unit, what=what)
+    if dim == dimensionality_of("mol/L"):
+        mw = get_molar_mass_g_per_mol(analyte)
+        return convert_magnitude(1.0 / mw, "mmol/L", unit, what=what)
+    raise UnitError(f"{what} {unit!r} is not a concentration: use one of {', '.join(CONC_UNITS)}")
+
+
+def format_unit_suffix(unit: str) -> str:
+    """Column-name suffix for a unit: ``"ng/mL" -> "ng_mL"``, ``"ng/mL*h" -> "ng_mL_h"``.
+
+    Examples
+    --------
+    >>> format_unit_suffix("nmol/L")
+    'nmol_L'
+    """
+    out = unit.replace("µ", "u").replace("μ", "u")
+    for ch in "/* ·^":
+        out = out.replace(ch, "_")
+    while "__" in out:
+        out = out.replace("__", "_")
+    return out.strip("_")

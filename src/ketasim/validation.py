@@ -221,6 +221,12 @@ def format_markdown(results: list[TargetResult]) -> str:
             f"{100 * r.rel_diff:+.2f} % | {100 * r.tolerance:.2g} % | {r.status} | "
             f"{r.source.replace('|', '/')} |"
         )
+    from ketasim.library.provenance import format_provenance
+
+    lines += ["", "Models (evidence tier: docs/model-format.md):", ""]
+    lines += [
+        f"- {format_provenance(load_model(m))}" for m in dict.fromkeys(r.model for r in results)
+    ]
     n_models = len({r.model for r in results})
     failed = count_failed(results)
     known = [r for r in results if r.status == "known discrepancy"]

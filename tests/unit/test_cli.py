@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ketasim.cli import main
@@ -42,10 +43,12 @@ def test_simulate_dataset_writes_one_row_per_record(tmp_path: Path) -> None:
     code, _ = _run(["simulate", "pk2", str(data), *PK2, "--out", str(out)])
     assert code == 0
     rows = _rows(out)
-    assert rows[0] == ["ID", "TIME", "EVID", "A1", "A2", "CP"]
+    assert rows[0] == [
+        "ID", "TIME_h", "TAD_h", "EVID", "CMT", "drug", "CENTRAL_amount", "PERIPH1_amount"
+    ]  # fmt: skip
     assert len(rows) == 6
     # CP is central amount over V1
-    assert float(rows[2][5]) == pytest.approx(float(rows[2][3]) / 20.0, rel=1e-9)
+    assert float(rows[2][5]) == pytest.approx(float(rows[2][6]) / 20.0, rel=1e-9)
 
 
 def test_simulate_dataset_to_stdout(tmp_path: Path) -> None:
@@ -53,7 +56,8 @@ def test_simulate_dataset_to_stdout(tmp_path: Path) -> None:
         ["simulate", "pk1", str(_write(tmp_path, GOOD)), "--param", "CL=5", "--param", "V=20"]
     )
     assert code == 0
-    assert text.splitlines()[0] == "ID,TIME,EVID,A1,CP"
+    lines = [x for x in text.splitlines() if not x.startswith("#")]
+    assert lines[0] == "ID,TIME_h,TAD_h,EVID,CMT,drug,CENTRAL_amount"
 
 
 @pytest.mark.parametrize(
@@ -134,10 +138,12 @@ def test_regimen_simulation_writes_analyte_columns(tmp_path: Path) -> None:
     assert "research and education" in text
     rows = _rows(out)
     assert rows[0] == [
+        "ID",
         "TIME_h",
-        "s_ketamine_ng_per_mL",
-        "s_norketamine_ng_per_mL",
-        "s_hnk_ng_per_mL",
+        "TAD_h",
+        "s_ketamine_ng_mL",
+        "s_norketamine_ng_mL",
+        "s_hnk_ng_mL",
     ]
     assert len(rows) == 1 + 37
 
@@ -158,8 +164,10 @@ def test_molar_output_uses_molar_mass(tmp_path: Path) -> None:
     ]
     assert _run([*base, "--out", str(a)])[0] == 0
     assert _run([*base, "--molar", "--out", str(b)])[0] == 0
-    ng = float(_rows(a)[2][1])
-    nm = float(_rows(b)[2][1])
+    assert _rows(a)[0][3] == "ketamine_ng_mL"
+    assert _rows(b)[0][3] == "ketamine_nmol_L"
+    ng = float(_rows(a)[2][3])
+    nm = float(_rows(b)[2][3])
     assert nm == pytest.approx(ng / 237.727 * 1000.0, rel=1e-4)
 
 
@@ -267,13 +275,13 @@ def test_population_writes_summaries_percentiles_and_plot(tmp_path: Path) -> Non
     assert code == 0
     assert "seed 3" in text and "attained by" in text
     rows = _rows(out)
-    assert len(rows) == 65 and "ketamine_cmax_mg_per_L" in rows[0]
+    assert len(rows) == 65 and "ketamine_cmax_ng_mL" in rows[0]
     perc = _rows(tmp_path / "pop_percentiles.csv")
     assert perc[0] == [
         "TIME_h",
-        "ketamine_p5_ng_per_mL",
-        "ketamine_p50_ng_per_mL",
-        "ketamine_p95_ng_per_mL",
+        "ketamine_p5_ng_mL",
+        "ketamine_p50_ng_mL",
+        "ketamine_p95_ng_mL",
     ]
     assert png.read_bytes()[:4] == b"\x89PNG"
 
@@ -299,3 +307,45 @@ def test_population_unreachable_scheduler_exits_2(capsys: pytest.CaptureFixture[
     )
     assert code == 2
     assert "127.0.0.1:1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("unit", ["mg/L", "nmol/L", "ug/mL"])
+def test_every_population_output_uses_the_one_unit_asked_issue_7(tmp_path: Path, unit: str) -> None:
+    import pyarrow.parquet as pq
+
+    from ketasim.units import format_unit_suffix
+
+    sfx = format_unit_suffix(unit)
+    out = tmp_path / "pop.parquet"
+    png = tmp_path / "pop.png"
+    args = [*POP, "--n", "16", "--seed", "1", "--unit", unit, "--out", str(out), "--plot", str(png)]
+    code, text = _run(args)
+    assert code == 0
+    console = [x for x in text.splitlines() if x.startswith("ketamine ")]
+    assert console and all(x.endswith(unit) or x.endswith(f"{unit}*h") or x.endswith(" h")
+                           for x in console)  # fmt: skip
+    table = pq.read_table(out)
+    assert f"ketamine_cmax_{sfx}" in table.column_names
+    assert table.schema.metadata[b"ketasim.conc_unit"] == unit.encode()
+    perc = _rows(tmp_path / "pop_percentiles.csv")
+    assert all(c.endswith(sfx) for c in perc[0][1:])
+    # the same run in ng/mL: values scale by the unit factor
+    ref = tmp_path / "ref.parquet"
+    assert _run([*POP, "--n", "16", "--seed", "1", "--out", str(ref)])[0] == 0
+    from ketasim.units import get_conc_factor
+
+    f = get_conc_factor("ketamine", unit) / get_conc_factor("ketamine", "ng/mL")
+    a = table.column(f"ketamine_cmax_{sfx}").to_numpy()
+    b = pq.read_table(ref).column("ketamine_cmax_ng_mL").to_numpy()
+    np.testing.assert_allclose(a, b * f, rtol=1e-12)
+
+
+def test_simulate_csv_console_and_plot_use_the_unit_asked_issue_7(tmp_path: Path) -> None:
+    out = tmp_path / "s.csv"
+    base = ["simulate", "herd_2007", "--dose", "1 mg/kg", "--weight", "20 kg", "--until", "1 h"]
+    code, text = _run([*base, "--unit", "umol/L", "--out", str(out)])
+    assert code == 0
+    assert "ketamine_umol_L" in _rows(out)[0]
+    assert "(umol/L)" in text or "umol/L" in text
+    code, _ = _run([*base, "--unit", "furlongs", "--out", str(tmp_path / "x.csv")])
+    assert code == 2 and not (tmp_path / "x.csv").exists()

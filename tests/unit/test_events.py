@@ -271,9 +271,14 @@ def test_check_records_nan_time_names_record_and_id():
     _assert_names_record_2_id_1(info.value)
 
 
-def test_check_records_nan_covariate_names_column_record_and_id():
-    with pytest.raises(EventError, match="column WT is missing or not a number") as info:
-        Dataset(_two_records(WT=[70.0, NAN]))
+def test_nan_covariate_names_column_record_and_id_when_bound_to_a_model_issue_7():
+    # a carried column may have empty cells; a covariate of the model may not
+    ds = Dataset(_two_records(WT=[70.0, NAN]))
+    from ketasim.library import load_model
+    from ketasim.simulate import simulate
+
+    with pytest.raises(EventError, match="covariate WT is missing or not a number") as info:
+        simulate(load_model("herd_2007"), ds)
     _assert_names_record_2_id_1(info.value)
 
 

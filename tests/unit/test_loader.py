@@ -321,3 +321,83 @@ def test_canonical_unit_for_unknown_unit_names_the_field_issue_2() -> None:
 
     with pytest.raises(ModelError, match=r"parameters\.TVCL"):
         canonical_unit_for("blorp", what="parameters.TVCL")
+
+
+# --- evidence tiers --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_id", list_models())
+def test_shipped_model_has_evidence_tier(model_id):
+    ev = load_model(model_id).evidence
+    assert ev is not None and ev.tier in ("published", "transcribed", "derived")
+
+
+def test_broken_file_evidence_missing_names_field(tmp_path):
+    path = _broken(tmp_path, 'evidence = "published"', "")
+    with pytest.raises(ModelError, match="required field 'evidence' is missing"):
+        load_model_file(path)
+
+
+def test_broken_file_evidence_unknown_tier_names_it(tmp_path):
+    path = _broken(tmp_path, 'evidence = "published"', 'evidence = "guessed"')
+    with pytest.raises(ModelError, match="evidence = 'guessed' must be one of"):
+        load_model_file(path)
+
+
+def test_broken_file_published_with_transcribed_sources_refused(tmp_path):
+    text = _library_file("herd_2007").read_text(encoding="utf-8")
+    extra = (
+        '\n[[transcribed_from]]\nproject = "x"\nrepository = "r"\nfile = "f"\nversion = "1"\n'
+        'cites = "c"\nvalues = {}\n'
+    )
+    path = tmp_path / "herd_2007.toml"
+    path.write_text(text + extra, encoding="utf-8")
+    with pytest.raises(ModelError, match=r'evidence = "published" but the file has \[transcribed'):
+        load_model_file(path)
+
+
+def _domino_variant(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
+    text = _library_file("domino_1984").read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "domino_1984.toml"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+    return path
+
+
+def test_transcribed_with_one_implementation_refused(tmp_path):
+    path = _domino_variant(
+        tmp_path,
+        'repository = "github.com/StevenLShafer/stanpumpR"',
+        'repository = "github.com/opentiva/opentiva"',
+    )
+    with pytest.raises(ModelError, match="at least two independent implementations"):
+        load_model_file(path)
+
+
+def test_transcribed_implementation_disagreeing_value_refused(tmp_path):
+    path = _domino_variant(tmp_path, 'TVK10 = "0.438"', 'TVK10 = "0.437"')
+    with pytest.raises(ModelError, match=r"stanpumpR\).*encodes 0.437.*TVK10 is 0.4381"):
+        load_model_file(path)
+
+
+def test_transcribed_implementation_missing_theta_refused(tmp_path):
+    path = _domino_variant(tmp_path, 'TVK21 = "0.247", TVK31 = "0.0146" }', 'TVK21 = "0.247" }')
+    with pytest.raises(ModelError, match="no value for theta TVK31"):
+        load_model_file(path)
+
+
+def test_transcribed_value_not_quoted_refused(tmp_path):
+    path = _domino_variant(tmp_path, 'TVK10 = "0.438"', "TVK10 = 0.438")
+    with pytest.raises(ModelError, match="write the number as printed, in quotes"):
+        load_model_file(path)
+
+
+def test_derived_without_script_refused(tmp_path):
+    extra = '\n[derived_from]\ndata = "d.csv"\ndiagnostics = "diag.md"\nidentifies = "F"\n'
+    text = _library_file("herd_2007").read_text(encoding="utf-8")
+    path = tmp_path / "herd_2007.toml"
+    path.write_text(
+        text.replace('evidence = "published"', 'evidence = "derived"') + extra, encoding="utf-8"
+    )
+    with pytest.raises(ModelError, match=r"derived_from: required field 'script' is missing"):
+        load_model_file(path)

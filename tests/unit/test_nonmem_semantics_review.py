@@ -367,12 +367,24 @@ def test_cmt_zero_uses_default_dose_and_observation_compartments():
     np.testing.assert_allclose(res.cp[1], central / v, rtol=RTOL)
 
 
-def test_shifting_time_varying_clearance_one_record_earlier_reproduces_nonmem_nocb():
+def test_time_varying_clearance_nocb_reproduces_nonmem_issue_7():
     # [UG-VI] III.B: "Values computed by PK for the record with TIME=t(i+1) are used during the
     # advance from t(i) to t(i+1)" (NONMEM: next record's values, carried backward).
     # NONMEM data: CL=2 on records at 0 and 5, CL=4 on the record at 10. NONMEM amounts:
-    # A(5) = 100 exp(-0.2*5); A(10) = A(5) exp(-0.4*5). engine.md's recipe: shift the column one
-    # record earlier for ketasim's LOCF (CL = 2, 4, 4).
+    # A(5) = 100 exp(-0.2*5); A(10) = A(5) exp(-0.4*5).
+    records = [
+        {"TIME": 0, "AMT": 100, "EVID": 1, "CL": 2.0},
+        {"TIME": 5, "EVID": 0, "CL": 2.0},
+        {"TIME": 10, "EVID": 0, "CL": 4.0},
+    ]
+    res = simulate_dataset(get_builtin_model("pk1"), make_dataset(records), params=dict(V=V))
+    a5 = 100 * math.exp(-0.2 * 5)
+    np.testing.assert_allclose(res.amounts[1:, 0], [a5, a5 * math.exp(-0.4 * 5)], rtol=RTOL)
+
+
+def test_time_varying_clearance_locf_is_the_column_shifted_one_record_issue_7():
+    # with fill="locf" a value applies from its record on: the NONMEM data above shifted one
+    # record earlier (CL = 2, 4, 4) gives the same amounts
     res = simulate_dataset(
         get_builtin_model("pk1"),
         make_dataset(
@@ -383,6 +395,7 @@ def test_shifting_time_varying_clearance_one_record_earlier_reproduces_nonmem_no
             ]
         ),
         params=dict(V=V),
+        fill="locf",
     )
     a5 = 100 * math.exp(-0.2 * 5)
     np.testing.assert_allclose(res.amounts[1:, 0], [a5, a5 * math.exp(-0.4 * 5)], rtol=RTOL)

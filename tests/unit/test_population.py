@@ -17,6 +17,7 @@ from scipy import stats
 from ketasim.errors import ParameterError, ValidityWarning
 from ketasim.events import Regimen
 from ketasim.expressions import parse_expression
+from ketasim.individual import compute_individual_parameters
 from ketasim.library import load_model
 from ketasim.population import (
     BLOCK_SIZE,
@@ -29,7 +30,6 @@ from ketasim.population import (
     sample_etas,
     simulate_population,
 )
-from ketasim.simulate import compute_individual_parameters
 from ketasim.spec import Compartment, Covariate, Flow, Iiv, ModelSpec, Parameter, Route, RouteInput
 
 DOSE_MG = 100.0

@@ -103,6 +103,15 @@ def test_dataset_result_has_one_row_per_record() -> None:
             "WT": [20, 20, 30, 30],
         }
     )
-    header, rows = simulate_dataset(m, ds).to_table()
-    assert header == ["ID", "TIME", "EVID", "A1", "A2", "CP"]
-    assert len(rows) == 4
+    df = simulate_dataset(m, ds).to_pandas()
+    assert list(df.columns) == [
+        "ID",
+        "TIME_h",
+        "TAD_h",
+        "EVID",
+        "CMT",
+        "ketamine_ng_mL",
+        "CENTRAL_mg",
+        "PERIPH1_mg",
+    ]
+    assert len(df) == 4

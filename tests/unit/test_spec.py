@@ -470,3 +470,72 @@ def test_iiv_not_positive_semidefinite_raises_model_error():
 
 def test_iiv_matrix_is_numpy_array():
     np.testing.assert_array_equal(Iiv(("ETA_CL",), ((0.09,),)).matrix, [[0.09]])
+
+
+# --- domains and evidence ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("domain", "good", "bad"),
+    [
+        ("positive", [1e-9, 70.0], [0.0, -1.0]),
+        ("nonnegative", [0.0, 5.0], [-1e-12]),
+        ("fraction", [0.0, 0.5, 1.0], [-0.1, 1.01]),
+        ("binary", [0.0, 1.0], [0.5, 7.0, -1.0]),
+        ("integer", [-2.0, 0.0, 3.0], [2.5]),
+        ("count", [1.0, 3.0], [0.0, -3.0, 2.5]),
+        ("real", [-1e9, 0.0, 1e9], [np.nan, np.inf]),
+    ],
+)
+def test_find_outside_domain(domain, good, bad):
+    from ketasim.spec import find_outside_domain
+
+    assert not find_outside_domain(good, domain).any()
+    assert find_outside_domain(bad, domain).all()
+
+
+def test_find_outside_domain_hard_limits():
+    from ketasim.spec import find_outside_domain
+
+    assert find_outside_domain([0.0, 120.0, 131.0], "nonnegative", None, 130.0).tolist() == [
+        False,
+        False,
+        True,
+    ]
+
+
+def test_describe_domain_count():
+    from ketasim.spec import describe_domain
+
+    assert describe_domain("count") == "a whole number >= 1"
+
+
+def test_covariate_unknown_domain_refused():
+    from ketasim.spec import Covariate
+
+    with pytest.raises(ModelError, match="domain 'odd' not one of"):
+        Covariate("NDEV", "", 1.0, domain="odd")
+
+
+def test_evidence_unknown_tier_refused():
+    from ketasim.spec import Evidence
+
+    with pytest.raises(ModelError, match="evidence 'guessed' must be one of"):
+        Evidence("guessed")
+
+
+def test_evidence_format_transcribed_names_projects():
+    from ketasim.spec import Evidence, Implementation
+
+    ev = Evidence(
+        "transcribed",
+        implementations=(
+            Implementation("a", "r/a", "f", "1.0"),
+            Implementation("b", "r/b", "g", "2"),
+        ),
+    )
+    assert ev.format() == "transcribed (a 1.0, b 2)"
+
+
+def test_builtin_models_have_no_evidence_tier():
+    assert all(m.evidence is None for m in BUILTIN_MODELS.values())

@@ -8,18 +8,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
 
 __all__ = [
     "UsageError",
     "add_regimen_args",
+    "format_model_line",
     "get_covariates",
+    "get_display_unit",
     "param_values",
     "parse_assignments",
     "plot_result",
     "print_rows",
     "print_summary",
+    "refuse_regimen_options",
     "resolve_model",
     "simulate_regimen_args",
 ]
@@ -28,11 +31,14 @@ import numpy as np
 
 from ketasim.errors import KetasimError, ModelError, UnitError
 from ketasim.events import Regimen
-from ketasim.library import list_models, load_model, load_model_file
+from ketasim.grids import get_default_grid
+from ketasim.individual import ResolvedCovariates, resolve_covariates
+from ketasim.library import format_provenance, list_models, load_model, load_model_file
 from ketasim.nca import compute_auc, compute_cmax
-from ketasim.simulate import RegimenResult, simulate_regimen
+from ketasim.results import Result
+from ketasim.simulate import simulate
 from ketasim.spec import BUILTIN_MODELS, ModelSpec, get_builtin_model
-from ketasim.units import to_unit
+from ketasim.units import CONC_UNITS, to_unit
 
 _COVARIATE_FLAGS = {"weight": ("WT", "kg"), "age": ("AGE", "yr")}
 
@@ -46,16 +52,22 @@ def resolve_model(name: str) -> ModelSpec:
         return get_builtin_model(name)
     if name.endswith(".toml") or os.sep in name:
         return load_model_file(name)
-    try:
-        return load_model(name)
-    except ModelError:
+    known = list_models()
+    if "+" not in name and name not in known:
         raise ModelError(
             f"unknown model {name!r}; built-ins: {', '.join(BUILTIN_MODELS)}; library: "
-            f"{', '.join(list_models())}; or give a path to a .toml model file"
-        ) from None
+            f"{', '.join(known)}; or give a path to a .toml model file"
+        )
+    try:
+        return load_model(name)
+    except ModelError as exc:
+        if "+" in name:  # a composed id: name it as written, then the part at fault
+            raise ModelError(f"model {name!r}: {exc}") from None
+        raise
 
 
 def parse_assignments(items: Sequence[str], what: str) -> dict[str, str]:
+    """``NAME=VALUE`` options as a mapping; a name given twice is an error."""
     out: dict[str, str] = {}
     for item in items:
         if "=" not in item:
@@ -64,6 +76,8 @@ def parse_assignments(items: Sequence[str], what: str) -> dict[str, str]:
         k = k.strip()
         if not k:
             raise UsageError(f"{what} {item!r} has an empty name")
+        if k in out:
+            raise UsageError(f"{what} {k} is given twice ({out[k]} and {v.strip()}): give it once")
         out[k] = v.strip()
     return out
 
@@ -95,8 +109,8 @@ def param_values(spec: ModelSpec, raw: dict[str, str]) -> dict[str, float]:
 
 
 def simulate_regimen_args(
-    spec: ModelSpec, args: argparse.Namespace, params: dict[str, float]
-) -> RegimenResult:
+    spec: ModelSpec, args: argparse.Namespace, params: dict[str, float], unit: str = "ng/mL"
+) -> Result:
     if args.dose is None:
         raise UsageError("give a NONMEM DATA.csv file or a regimen with --dose")
     if spec.generic:
@@ -104,81 +118,139 @@ def simulate_regimen_args(
     regimen = Regimen.from_quantities(
         args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
     )
-    covs = get_covariates(spec, args)
-    until = (
-        to_unit(args.until, "h", what="--until") if args.until else regimen.get_end_time_h() + 24.0
+    resolved = get_covariates(spec, args, regimen)
+    covs = dict(resolved.values)
+    until = to_unit(args.until, "h", what="--until") if args.until else None
+    step = to_unit(args.step, "h", what="--step") if args.step else None
+    if until is not None and not until > 0:
+        raise UsageError(f"--until {args.until}: the output window must end after time 0")
+    if until is not None and until > 1e6:
+        raise UsageError(f"--until {args.until}: more than 1e6 h (114 years) is not a regimen")
+    if step is not None and not step > 0:
+        raise UsageError(f"--step {args.step} must be > 0")
+    if step is not None and until is not None and step > until:
+        raise UsageError(f"--step {args.step} is longer than --until {args.until}")
+    # NOTE: library policy: an even grid that contains every dose, infusion-end and lag time
+    times = get_default_grid(regimen, until_h=until, step_h=step, spec=spec, covariates=covs)
+    return simulate(
+        spec,
+        regimen,
+        times,
+        covariates=covs,
+        params=params,
+        unit=unit,
+        weight_kg=resolved.weight_kg if "WT" not in spec.covariates else None,
     )
-    if until <= 0:
-        raise UsageError(f"--until {args.until} must be after the first dose")
-    step = to_unit(args.step, "h", what="--step") if args.step else max(1 / 60, until / 2000)
-    if step <= 0:
-        raise UsageError("--step must be > 0")
-    if until / step > 200_000:
-        raise UsageError(
-            f"--until/--step give {until / step:.0f} time points; use a coarser --step"
-        )
-    times = np.arange(0.0, until + step / 2, step)
-    return simulate_regimen(spec, regimen, times, covariates=covs, params=params)
 
 
-def get_covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, float]:
-    given: dict[str, float] = {}
-    for flag, (name, unit) in _COVARIATE_FLAGS.items():
-        val = getattr(args, flag)
+def get_display_unit(args: argparse.Namespace) -> str:
+    """The one concentration unit of a command's outputs (``--unit``; ``--molar`` = nmol/L)."""
+    unit = getattr(args, "unit", None)
+    molar = getattr(args, "molar", False)
+    if unit is not None and molar:
+        raise UsageError("give --unit or --molar, not both")
+    if molar:
+        return "nmol/L"
+    if unit is None:
+        return "ng/mL"
+    for u in CONC_UNITS:
+        if unit.replace(" ", "").lower() == u.lower():
+            return u
+    raise UsageError(f"--unit {unit!r} must be one of {', '.join(CONC_UNITS)}")
+
+
+_REGIMEN_OPTIONS = (
+    ("dose", None),
+    ("duration", None),
+    ("every", None),
+    ("until", None),
+    ("step", None),
+    ("weight", None),
+    ("age", None),
+    ("sex", None),
+    ("plot", None),
+)
+
+
+def refuse_regimen_options(args: argparse.Namespace, context: str) -> None:
+    """Every option is used or refused: regimen options make no sense ``context``."""
+    for name, default in _REGIMEN_OPTIONS:
+        if getattr(args, name, default) is not None:
+            raise UsageError(f"--{name} does not apply {context}: remove it")
+    for name in ("covariate", "interaction"):
+        if getattr(args, name, None):
+            raise UsageError(f"--{name} does not apply {context}: use dataset columns")
+    if getattr(args, "count", 1) != 1:
+        raise UsageError(f"--count does not apply {context}: use ADDL/II in the dataset")
+    if getattr(args, "route", "iv") != "iv":
+        raise UsageError(f"--route does not apply {context}: use a ROUTE or CMT column")
+
+
+def format_model_line(spec: ModelSpec) -> str:
+    """One header line naming the model, its source, evidence tier and sampling site."""
+    return format_provenance(spec)
+
+
+def get_covariates(
+    spec: ModelSpec, args: argparse.Namespace, regimen: Regimen | None = None
+) -> ResolvedCovariates:
+    """Covariates from ``--weight/--age/--sex/--covariate``: each used, checked or refused.
+
+    Notes (a reference value used, a value derived from the dose) go to stderr. A covariate
+    given twice (e.g. ``--weight`` and ``--covariate WT=``) is an error.
+    """
+    given: dict[str, Any] = {}
+    flags: dict[str, str] = {}
+    for flag, (name, _unit) in _COVARIATE_FLAGS.items():
+        val = getattr(args, flag, None)
         if val is not None:
-            given[name] = to_unit(val, unit, what=f"--{flag}")
-    if args.sex is not None:
-        given["SEX"] = {"male": 0.0, "m": 0.0, "female": 1.0, "f": 1.0}.get(
-            args.sex.lower(), np.nan
-        )
-        if np.isnan(given["SEX"]):
-            raise UsageError(f"--sex {args.sex!r} must be male or female")
-    for k, v in parse_assignments(args.covariate, "--covariate").items():
-        if k not in spec.covariates:
-            raise ModelError(
-                f"model {spec.id} has no covariate {k!r}; covariates: "
-                + (", ".join(spec.covariates) or "none")
-            )
-        cu = spec.covariates[k].unit
-        given[k] = to_unit(v, cu, what=f"--covariate {k}") if cu else float(v)
-    covs: dict[str, float] = {}
-    for name, cov in spec.covariates.items():
-        if name in given:
-            covs[name] = given[name]
-        else:
-            covs[name] = cov.reference
-            print(
-                f"note: {name} not given; using the model's reference {cov.reference:g} "
-                f"{cov.unit}".rstrip(),
-                file=sys.stderr,
-            )
-    extra = set(given) - set(spec.covariates)
-    if extra - {"SEX", "AGE"}:
-        raise ModelError(f"model {spec.id} does not use covariate(s) {', '.join(sorted(extra))}")
-    return covs
+            given[name] = val
+            flags[name] = f"--{flag}"
+    sex = getattr(args, "sex", None)
+    if sex is not None:
+        code = {"male": 0.0, "m": 0.0, "female": 1.0, "f": 1.0}.get(sex.strip().lower())
+        if code is None:
+            raise UsageError(f"--sex {sex!r} must be male or female")
+        given["SEX"] = code
+        flags["SEX"] = "--sex"
+    for k, v in parse_assignments(getattr(args, "covariate", []) or [], "--covariate").items():
+        key = k.upper() if k.upper() in spec.covariates else k
+        if key in given:
+            raise UsageError(f"--covariate {k}={v} repeats {flags[key]}: give each covariate once")
+        given[key] = v
+        flags[key] = f"--covariate {k}"
+    resolved = resolve_covariates(spec, given, regimen=regimen)
+    for note in resolved.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return resolved
 
 
-def print_summary(res: RegimenResult, unit: str, out: TextIO) -> None:
+def print_summary(res: Result, unit: str, out: TextIO) -> None:
     t = res.time_h
-    print(f"# {'analyte':<16} {'Cmax':>12} {'Tmax (h)':>10} {'AUC (' + unit + '*h)':>22}", file=out)
+    print(
+        f"# {'analyte':<16} {'Cmax (' + unit + ')':>16} {'Tmax (h)':>10} "
+        f"{'AUC (' + unit + '*h)':>22}",
+        file=out,
+    )
     for a in res.analytes:
         c = res.get_conc(a, unit)[0]
         cmax, tmax = compute_cmax(t, c)
         auc = compute_auc(t, c)
         print(
-            f"# {a:<16} {float(cmax.value):>12.4g} {float(tmax.value):>10.3g} "
+            f"# {a:<16} {float(cmax.value):>16.4g} {float(tmax.value):>10.3g} "
             f"{float(auc.value):>22.5g}",
             file=out,
         )
 
 
-def print_rows(header: list[str], rows: list[list[float]], out: TextIO) -> None:
+def print_rows(header: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO) -> None:
+    """Print a CSV table (numbers with 6 significant digits, text as given)."""
     print(",".join(header), file=out)
     for r in rows:
-        print(",".join(f"{x:.6g}" for x in r), file=out)
+        print(",".join(x if isinstance(x, str) else f"{x:.6g}" for x in r), file=out)
 
 
-def plot_result(res: RegimenResult, unit: str, path: str, title: str) -> None:
+def plot_result(res: Result, unit: str, path: str, title: str) -> None:
     from ketasim.plotting import new_concentration_figure, save_concentration_figure
 
     fig, axes = new_concentration_figure()
@@ -196,6 +268,7 @@ def plot_result(res: RegimenResult, unit: str, path: str, title: str) -> None:
         unit,
         float(allc.max(initial=0.0)),
         float(pos.min()) if pos.size else 0.0,
+        provenance=format_model_line(res.spec),
     )
 
 
@@ -212,6 +285,10 @@ def add_regimen_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--sex", help="male or female")
     s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
     s.add_argument("--molar", action="store_true", help="concentrations in nmol/L")
+    s.add_argument(
+        "--unit",
+        help="concentration unit of every output: " + ", ".join(CONC_UNITS) + " (default ng/mL)",
+    )
     s.add_argument("--plot", metavar="FILE.png")
     s.add_argument(
         "--interaction",

@@ -10,8 +10,9 @@ from typing import Any, TextIO
 import numpy as np
 
 from ketasim.cli.common import resolve_model
-from ketasim.library import list_models, load_model
-from ketasim.spec import BUILTIN_MODELS
+from ketasim.library import load_model
+from ketasim.library.provenance import get_evidence_tier
+from ketasim.spec import BUILTIN_MODELS, describe_domain
 
 __all__ = ["register"]
 
@@ -31,21 +32,47 @@ def cmd_interactions(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
+    from ketasim.library.selection import find_models
+
+    choices = find_models(drug=args.drug, route=args.route, population=args.population)
+    filt = ", ".join(
+        f"{k} {v}"
+        for k, v in (("drug", args.drug), ("route", args.route), ("population", args.population))
+        if v
+    )
+    if not choices:
+        print(
+            f"no library model fits {filt}; see docs/missing-models.md for what is missing",
+            file=out,
+        )
+        return 0
     print(
-        f"{'model':<18} {'drug':<17} {'routes':<28} {'analytes':<36} {'sampling':<9} source",
+        f"{'model':<18} {'drug':<17} {'evidence':<12} {'sampling':<9} {'population':<10} "
+        f"{'validity':<27} {'routes':<24} {'analytes':<34} source",
         file=out,
     )
-    for mid in list_models():
-        m = load_model(mid)
-        pop = m.population.get("description", "")
+    for ch in choices:
         print(
-            f"{mid:<18} {m.drug:<17} {','.join(m.routes):<28} {','.join(m.get_analytes()):<36} "
-            f"{m.sampling:<9} {m.citation.format() if m.citation else ''}",
+            f"{ch.id:<18} {ch.drug:<17} {ch.evidence:<12} {ch.sampling:<9} {ch.population:<10} "
+            f"{ch.format_ranges():<27} {','.join(ch.routes):<24} {','.join(ch.analytes):<34} "
+            f"{ch.citation}",
             file=out,
         )
         if args.verbose:
-            print(f"{'':<18} population: {pop}", file=out)
-    print(f"built-in generic models: {', '.join(BUILTIN_MODELS)}", file=out)
+            m = load_model(ch.id)
+            print(f"{'':<18} population: {m.population.get('description', '')}", file=out)
+            print(
+                f"{'':<18} covariates: "
+                + (
+                    ", ".join(f"{c.name} ({c.unit or c.domain})" for c in m.covariates.values())
+                    or "none"
+                ),
+                file=out,
+            )
+    if filt:
+        print(f"fitting {filt}: {len(choices)} model(s)", file=out)
+    else:
+        print(f"built-in generic models: {', '.join(BUILTIN_MODELS)}", file=out)
     return 0
 
 
@@ -60,6 +87,24 @@ def cmd_model_show(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
     print(f"drug: {m.drug}; sampling: {m.sampling}; amount basis: {m.amount_basis}", file=out)
+    print(f"evidence: {get_evidence_tier(m)}", file=out)
+    ev = m.evidence
+    if ev is not None and ev.note:
+        print(f"  {ev.note}", file=out)
+    if ev is not None:
+        for impl in ev.implementations:
+            print(
+                f"  transcribed from {impl.project} {impl.version} ({impl.repository}, "
+                f"{impl.file}{', ' + impl.entry if impl.entry else ''}"
+                f"{', commit ' + impl.commit if impl.commit else ''}); cites {impl.cites}",
+                file=out,
+            )
+        if ev.tier == "derived":
+            print(
+                f"  derived: data {ev.data}; script {ev.script}; diagnostics {ev.diagnostics}",
+                file=out,
+            )
+            print(f"  identifies: {ev.identifies}", file=out)
     for k, v in m.population.items():
         print(f"population.{k}: {v}", file=out)
     print("compartments (NONMEM numbering):", file=out)
@@ -76,7 +121,18 @@ def cmd_model_show(args: argparse.Namespace, out: TextIO) -> int:
     if m.covariates:
         print("covariates:", file=out)
         for cv in m.covariates.values():
-            print(f"  {cv.name:<10} {cv.unit:<6} reference {cv.reference:g} {cv.note}", file=out)
+            extra = describe_domain(cv.domain, cv.min, cv.max)
+            if cv.valid:
+                extra += f"; built in {cv.valid[0]:g}-{cv.valid[1]:g}"
+            if cv.per_dose:
+                extra += (
+                    f"; from the {cv.per_dose.route} dose at {cv.per_dose.amount_mg:g} mg per "
+                    f"{cv.per_dose.what}"
+                )
+            print(
+                f"  {cv.name:<10} {cv.unit:<6} reference {cv.reference:g} [{extra}] {cv.note}",
+                file=out,
+            )
     if m.thetas:
         print("parameters (as published -> canonical):", file=out)
         for p in m.thetas.values():
@@ -106,6 +162,11 @@ def cmd_model_show(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     from ketasim.validation import count_failed, format_markdown, run_validation
+
+    if args.external:  # held-out observations (docs/external-validation.md)
+        from ketasim.validation_external import run_external_cli
+
+        return run_external_cli(args.models or None, args.markdown, out)
 
     results = run_validation(args.models or None)
     print(
@@ -139,8 +200,13 @@ def register(sub: Any) -> None:
     """Add the library commands to the CLI's subparsers."""
     ia = sub.add_parser("interactions", help="published drug interactions and individual factors")
     ia.set_defaults(func=cmd_interactions)
-    m = sub.add_parser("models", help="list the library models")
-    m.add_argument("-v", "--verbose", action="store_true")
+    m = sub.add_parser(
+        "models", help="list the library models (evidence tier, sampling, validity ranges)"
+    )
+    m.add_argument("-v", "--verbose", action="store_true", help="sources and covariates too")
+    m.add_argument("--drug", help="racemic or esketamine")
+    m.add_argument("--route", help="iv, im, intranasal, oral, sublingual, ...")
+    m.add_argument("--population", choices=("adult", "child"), help="adult or child")
     m.set_defaults(func=cmd_models)
     ms = sub.add_parser("model", help="model details")
     ms_sub = ms.add_subparsers(dest="model_command", required=True)
@@ -150,4 +216,7 @@ def register(sub: Any) -> None:
     v = sub.add_parser("validate", help="re-run every model's published targets")
     v.add_argument("models", nargs="*")
     v.add_argument("--markdown", metavar="FILE.md")
+    v.add_argument(
+        "--external", action="store_true", help="compare with observations no model was built from"
+    )
     v.set_defaults(func=cmd_validate)

@@ -8,24 +8,33 @@ summaries (CSV or Parquet), percentile curves (CSV) and a percentile-band plot (
 from __future__ import annotations
 
 import argparse
-import os
+import math
 import re
+import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from ketasim.cli.common import add_regimen_args, param_values, parse_assignments, resolve_model
+from ketasim.cli.common import (
+    add_regimen_args,
+    format_model_line,
+    get_display_unit,
+    param_values,
+    parse_assignments,
+    resolve_model,
+)
 from ketasim.errors import KetasimError, ParameterError
 from ketasim.events import Regimen
-from ketasim.io.atomic import write_csv_atomic
+from ketasim.io.atomic import check_output_paths, write_csv_atomic, write_with
 from ketasim.notices import DISCLAIMER
 from ketasim.population import CovariateTable, PopulationResult, Target, TruncatedNormal
 from ketasim.spec import ModelSpec
-from ketasim.units import to_unit
+from ketasim.units import format_unit_suffix, get_conc_factor, to_unit
 
 __all__ = ["register"]
 
+_MAX_SUBJECTS = 10_000_000  # beyond this a run takes hours on a laptop: refused unless asked
 _TARGET = re.compile(r"^\s*(\w+)\s*([<>])\s*(.+?)(?:\s+for\s+(.+?))?\s*$")
 
 
@@ -113,12 +122,32 @@ def _read_table(path: str) -> dict[str, np.ndarray]:
 
 
 def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
-
     spec = resolve_model(args.model)
+    unit = get_display_unit(args)
+    check_output_paths(
+        {"--out": args.out, "--out (percentiles)": _percentile_path(args.out) if args.out else None,
+         "--plot": args.plot},
+        {"--patients": args.patients},
+    )  # fmt: skip
     if spec.generic:
         raise ParameterError(f"generic model {spec.id} has no IIV: use a library model")
     if args.n <= 0:
         raise ParameterError(f"--n {args.n}: the number of subjects must be > 0")
+    if args.n > _MAX_SUBJECTS and not args.allow_large:
+        raise ParameterError(
+            f"--n {args.n}: more than {_MAX_SUBJECTS:,} subjects is refused (hours of work); "
+            "add --allow-large to run it anyway"
+        )
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise ParameterError(f"--timeout {args.timeout:g}: give a positive number of seconds")
+    if args.scheduler is not None:
+        if args.dask:
+            raise ParameterError("give --dask (a local cluster) or --scheduler ADDRESS, not both")
+        if not re.match(r"^(tcp|tls|inproc|ws|wss|ucx)://[^\s/]+(:\d+)?/?$", args.scheduler):
+            raise ParameterError(
+                f"--scheduler {args.scheduler!r} is not a scheduler address: write e.g. "
+                "tcp://127.0.0.1:8786"
+            )
     params = param_values(spec, parse_assignments(args.param, "--param"))
     regimen = Regimen.from_quantities(
         args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
@@ -138,7 +167,7 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
         params=params or None,
         residual=args.residual,
         targets=targets,
-        progress=not args.no_progress,
+        progress=not args.no_progress and sys.stderr.isatty(),
     )
     if args.scheduler or args.dask:
         from ketasim.distributed import simulate_population_dask
@@ -150,40 +179,42 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
         from ketasim.population import simulate_population
 
         res = simulate_population(spec, regimen, times, args.n, **common)
-    _print_population(spec, res, args, out)
+    _print_population(spec, res, args, out, unit)
     if args.out:
-        _write_population(res, args.out)
+        _write_population(res, args.out, unit)
         print(
             f"wrote per-subject summaries to {args.out} and percentile curves to "
             f"{_percentile_path(args.out)}",
             file=out,
         )
     if args.plot:
-        _plot_bands(res, args.plot, f"{spec.id}: {args.dose} {args.route}, n={res.n}")
+        _plot_bands(res, args.plot, f"{spec.id}: {args.dose} {args.route}, n={res.n}", unit, spec)
         print(f"wrote plot to {args.plot}", file=out)
     return 0
 
 
 def _print_population(
-    spec: ModelSpec, res: PopulationResult, args: argparse.Namespace, out: TextIO
+    spec: ModelSpec, res: PopulationResult, args: argparse.Namespace, out: TextIO, unit: str
 ) -> None:
     print(f"# {DISCLAIMER}", file=out)
+    print(f"# {format_model_line(spec)}", file=out)
     print(
-        f"# model {spec.id}; {res.n} subjects; seed {res.seed} (repeat with --seed {res.seed}); "
+        f"# {res.n} subjects; seed {res.seed} (repeat with --seed {res.seed}); "
         f"percentiles by {res.percentile_method}",
         file=out,
     )
     print(f"{'analyte':<16} {'metric':<14} {'median':>10} {'5%':>10} {'95%':>10}  unit", file=out)
     for analyte, metrics in res.summaries.items():
-        for key, label, factor, unit in (
-            ("cmax_mg_per_L", "Cmax", 1000.0, "ng/mL"),
+        f = get_conc_factor(analyte, unit)
+        for key, label, factor, u in (
+            ("cmax_mg_per_L", "Cmax", f, unit),
             ("tmax_h", "Tmax", 1.0, "h"),
-            ("auc_mg_h_per_L", "AUC", 1000.0, "ng/mL*h"),
+            ("auc_mg_h_per_L", "AUC", f, f"{unit}*h"),
         ):
             v = np.asarray(metrics[key]) * factor
             q = np.nanpercentile(v, [50, 5, 95]) if np.any(np.isfinite(v)) else [np.nan] * 3
             print(
-                f"{analyte:<16} {label:<14} {q[0]:>10.4g} {q[1]:>10.4g} {q[2]:>10.4g}  {unit}",
+                f"{analyte:<16} {label:<14} {q[0]:>10.4g} {q[1]:>10.4g} {q[2]:>10.4g}  {u}",
                 file=out,
             )
     for name, att in res.attainment.items():
@@ -197,13 +228,16 @@ def _percentile_path(path: str) -> str:
     return str(p.with_name(f"{p.stem}_percentiles.csv"))
 
 
-def _write_population(res: PopulationResult, path: str) -> None:
+def _write_population(res: PopulationResult, path: str, unit: str) -> None:
+    sfx = format_unit_suffix(unit)
     cols: dict[str, np.ndarray] = {"subject": np.arange(1, res.n + 1, dtype=float)}
     for name, v in res.covariates.items():
         cols[name] = np.asarray(v, dtype=float)
     for analyte, metrics in res.summaries.items():
-        for key in ("cmax_mg_per_L", "tmax_h", "auc_mg_h_per_L"):
-            cols[f"{analyte}_{key}"] = np.asarray(metrics[key], dtype=float)
+        f = get_conc_factor(analyte, unit)
+        cols[f"{analyte}_cmax_{sfx}"] = np.asarray(metrics["cmax_mg_per_L"], dtype=float) * f
+        cols[f"{analyte}_tmax_h"] = np.asarray(metrics["tmax_h"], dtype=float)
+        cols[f"{analyte}_auc_{sfx}_h"] = np.asarray(metrics["auc_mg_h_per_L"], dtype=float) * f
     for name, att in res.attainment.items():
         cols[f"attained_{name.split(':')[0]}"] = np.asarray(att.attained, dtype=float)
     if path.endswith(".parquet"):
@@ -212,9 +246,8 @@ def _write_population(res: PopulationResult, path: str) -> None:
             import pyarrow.parquet as pq
         except ImportError:  # pragma: no cover - pyarrow is a declared dependency
             raise KetasimError("writing .parquet needs pyarrow") from None
-        tmp = Path(path).with_name(f".{Path(path).name}.tmp")
-        pq.write_table(pa.table(cols), tmp)
-        os.replace(tmp, path)
+        table = pa.table(cols).replace_schema_metadata({b"ketasim.conc_unit": unit.encode()})
+        write_with(path, lambda fh: pq.write_table(table, fh))
     elif path.endswith(".csv"):
         write_csv_atomic(path, list(cols), zip(*cols.values(), strict=True))
     else:
@@ -222,13 +255,14 @@ def _write_population(res: PopulationResult, path: str) -> None:
     header = ["TIME_h"]
     series = [res.time_h]
     for analyte, curves in res.percentile_curves.items():
+        f = get_conc_factor(analyte, unit)
         for q, curve in zip(res.percentiles, curves, strict=True):
-            header.append(f"{analyte}_p{q:g}_ng_per_mL")
-            series.append(np.asarray(curve) * 1000.0)
+            header.append(f"{analyte}_p{q:g}_{sfx}")
+            series.append(np.asarray(curve) * f)
     write_csv_atomic(_percentile_path(path), header, zip(*series, strict=True))
 
 
-def _plot_bands(res: PopulationResult, path: str, title: str) -> None:
+def _plot_bands(res: PopulationResult, path: str, title: str, unit: str, spec: ModelSpec) -> None:
     from ketasim.plotting import new_concentration_figure, save_concentration_figure
 
     fig, axes = new_concentration_figure()
@@ -236,9 +270,10 @@ def _plot_bands(res: PopulationResult, path: str, title: str) -> None:
     mid = 50.0 if 50.0 in res.percentiles else res.percentiles[len(res.percentiles) // 2]
     drawn: list[np.ndarray] = []
     for analyte in res.percentile_curves:
-        a = res.get_percentile(analyte, lo) * 1000
-        b = res.get_percentile(analyte, hi) * 1000
-        m = res.get_percentile(analyte, mid) * 1000
+        f = get_conc_factor(analyte, unit)
+        a = res.get_percentile(analyte, lo) * f
+        b = res.get_percentile(analyte, hi) * f
+        m = res.get_percentile(analyte, mid) * f
         drawn += [a, m, b]
         for ax in axes:
             (line,) = ax.plot(res.time_h, m, label=f"{analyte} (median)")
@@ -257,9 +292,10 @@ def _plot_bands(res: PopulationResult, path: str, title: str) -> None:
         axes,
         path,
         title,
-        "ng/mL",
+        unit,
         float(allc.max(initial=0.0)),
         float(pos.min()) if pos.size else 0.0,
+        provenance=format_model_line(spec),
     )
 
 
@@ -295,5 +331,10 @@ def register(sub: Any) -> None:
     p.add_argument("--dask", action="store_true", help="run on a local Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--timeout", type=float, default=10.0, help="scheduler connection timeout, s")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
+    p.add_argument(
+        "--allow-large",
+        action="store_true",
+        help=f"allow more than {_MAX_SUBJECTS:,} subjects",
+    )
     p.set_defaults(func=cmd_population)

@@ -5,23 +5,25 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-import numpy as np
-
 from ketasim.cli.common import (
     UsageError,
     add_regimen_args,
+    format_model_line,
+    get_display_unit,
     param_values,
     parse_assignments,
     plot_result,
     print_rows,
     print_summary,
+    refuse_regimen_options,
     resolve_model,
     simulate_regimen_args,
 )
-from ketasim.io.atomic import write_csv_atomic
+from ketasim.io.atomic import check_output_paths, write_csv_atomic
 from ketasim.io.nonmem_csv import read_nonmem_csv
 from ketasim.notices import DISCLAIMER
-from ketasim.simulate import RegimenResult, simulate_dataset
+from ketasim.results import Result
+from ketasim.simulate import simulate
 
 __all__ = ["cmd_simulate", "register"]
 
@@ -29,35 +31,47 @@ __all__ = ["cmd_simulate", "register"]
 def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
     spec = resolve_model(args.model)
     params = param_values(spec, parse_assignments(args.param, "--param"))
+    unit = get_display_unit(args)
     if args.data is not None:
         if args.dose is not None:
             raise UsageError("give either a DATA.csv file or --dose, not both")
+        refuse_regimen_options(args, "with a DATA.csv file")
+        check_output_paths({"--out": args.out}, {"DATA.csv": args.data})
         data = read_nonmem_csv(args.data)
-        dres = simulate_dataset(spec, data, params=params, method=args.method)
-        header, rows = dres.to_table()
+        res = simulate(
+            spec,
+            data,
+            None,
+            params=params,
+            method=args.method,
+            unit=unit,
+            fill=args.fill,
+            time_unit=args.time_unit,
+        )
+        cols = res.to_columns()
+        header, rows = list(cols), zip(*cols.values(), strict=True)
         if args.out:
             write_csv_atomic(args.out, header, rows)
-            print(f"wrote {len(rows)} rows to {args.out}", file=out)
+            print(f"wrote {len(res.time_h)} rows to {args.out}", file=out)
         else:
+            print(f"# {DISCLAIMER}", file=out)
+            print(f"# {format_model_line(spec)}", file=out)
             print_rows(header, rows, out)
         return 0
-    res = simulate_regimen_args(spec, args, params)
-    times = res.time_h
-    unit = "nmol/L" if args.molar else "ng/mL"
-    cols = {a: res.get_conc(a, unit)[0] for a in res.analytes}
-    suffix = "_nmol_per_L" if args.molar else "_ng_per_mL"
-    header = ["TIME_h", *[a + suffix for a in cols]]
-    rows = np.column_stack([times, *cols.values()]).tolist()
+    if args.fill != "nocb" or args.time_unit != "h":
+        raise UsageError("--fill and --time-unit apply to a DATA.csv file, not to --dose")
+    check_output_paths({"--out": args.out, "--plot": args.plot})
+    res = simulate_regimen_args(spec, args, params, unit=unit)
+    cols = res.to_columns()
+    header, rows = list(cols), zip(*cols.values(), strict=True)
     print(f"# {DISCLAIMER}", file=out)
-    print(f"# model {spec.id}: {spec.name}", file=out)
-    if spec.citation:
-        print(f"# source: {spec.citation.format()}; sampling: {spec.sampling}", file=out)
+    print(f"# {format_model_line(spec)}", file=out)
     print_summary(res, unit, out)
     for mod_id in args.interaction:
         print_interaction(res, mod_id, args.route, out)
     if args.out:
         write_csv_atomic(args.out, header, rows)
-        print(f"wrote {len(rows)} rows to {args.out}", file=out)
+        print(f"wrote {len(res.time_h)} rows to {args.out}", file=out)
     else:
         print_rows(header, rows, out)
     if args.plot:
@@ -66,7 +80,7 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def print_interaction(res: RegimenResult, mod_id: str, route: str, out: TextIO) -> None:
+def print_interaction(res: Result, mod_id: str, route: str, out: TextIO) -> None:
     from ketasim.interactions import compute_modified_exposure, get_modifier
 
     mod = get_modifier(mod_id)
@@ -106,5 +120,18 @@ def register(sub: Any) -> None:
     s.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     s.add_argument("--out", metavar="FILE.csv")
     add_regimen_args(s)
-    s.add_argument("--method", choices=("auto", "exact", "ode"), default="auto")
+    s.add_argument(
+        "--method",
+        choices=("auto", "exact", "ode"),
+        default="auto",
+        help="exact linear solution or the ODE path (auto: exact when linear)",
+    )
+    s.add_argument(
+        "--fill",
+        choices=("nocb", "locf"),
+        default="nocb",
+        help="DATA.csv: how time-varying covariates apply between records "
+        "(NONMEM's next observation carried backward, or LOCF)",
+    )
+    s.add_argument("--time-unit", default="h", help="DATA.csv: unit of TIME and II (default h)")
     s.set_defaults(func=cmd_simulate)

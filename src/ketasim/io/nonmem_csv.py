@@ -26,10 +26,14 @@ def read_nonmem_csv(source: str | os.PathLike[str] | io.TextIOBase) -> Dataset:
     Parameters
     ----------
     source : path or text stream
-        Comma-separated file with a header row. Column names are case-insensitive. ``.`` reads
-        as 0 (NONMEM convention); an empty cell in a standard column is an error (except DV, which
-        may be empty and reads as 0). Lines starting with ``#`` or ``C`` followed by a comma are
-        skipped (NONMEM ``IGNORE=C``), as are blank lines.
+        Comma-separated file with a header row (UTF-8, with or without a byte-order mark as
+        written by spreadsheet programs). Column names are case-insensitive. ``.`` reads as 0
+        (NONMEM convention); an empty cell in a standard column is an error (except DV, which
+        may be empty and reads as 0); an empty cell in another column reads as missing. Lines
+        starting with ``#`` or ``C`` followed by a comma are skipped (NONMEM ``IGNORE=C``), as
+        are blank lines. A column holding any cell that is not a number (``USUBJID``, a study
+        name, ``CMT`` as a compartment name) is kept as text; standard columns other than
+        ``CMT`` must hold numbers.
 
     Raises
     ------
@@ -38,16 +42,29 @@ def read_nonmem_csv(source: str | os.PathLike[str] | io.TextIOBase) -> Dataset:
     EventError
         For an invalid record (names the record and ID).
     """
+    name = "the file"
     if isinstance(source, (str, os.PathLike)):
+        name = repr(os.fspath(source))
         try:
-            with open(source, newline="", encoding="utf-8") as fh:
+            with open(source, newline="", encoding="utf-8-sig") as fh:
                 text = fh.read()
+        except IsADirectoryError:
+            raise DatasetError(f"{name} is a folder, not a CSV file") from None
         except OSError as exc:
-            raise DatasetError(f"cannot read {os.fspath(source)!r}: {exc.strerror}") from None
+            raise DatasetError(f"cannot read {name}: {exc.strerror}") from None
         except UnicodeDecodeError:
-            raise DatasetError(f"{os.fspath(source)!r} is not UTF-8 text") from None
-    else:
+            raise DatasetError(f"{name} is not UTF-8 text") from None
+    elif hasattr(source, "read"):
         text = source.read()
+        if isinstance(text, bytes):
+            raise DatasetError("read_nonmem_csv needs a path or a text stream, not bytes")
+        text = text.removeprefix("\ufeff")
+    else:
+        raise DatasetError(
+            f"read_nonmem_csv needs a path or a text stream, not {type(source).__name__}"
+        )
+    if "\x00" in text:
+        raise DatasetError(f"{name} is not a text file (it contains NUL bytes)")
     reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     rows: list[list[str]] = []
@@ -63,6 +80,11 @@ def read_nonmem_csv(source: str | os.PathLike[str] | io.TextIOBase) -> Dataset:
             header = [h.strip().upper() for h in row]
             if any(not h for h in header):
                 raise DatasetError(f"line {line}: empty column name in the header")
+            if all(_is_number(h) for h in header):
+                raise DatasetError(
+                    f"line {line}: the first row holds numbers, not column names: the file "
+                    "needs a header row such as ID,TIME,AMT,DV"
+                )
             dup = {h for h in header if header.count(h) > 1}
             if dup:
                 raise DatasetError(f"line {line}: duplicate column(s) {', '.join(sorted(dup))}")
@@ -73,26 +95,47 @@ def read_nonmem_csv(source: str | os.PathLike[str] | io.TextIOBase) -> Dataset:
             continue
         if len(row) != len(header):
             raise DatasetError(f"line {line}: {len(row)} fields, header has {len(header)}")
-        rows.append(row)
+        rows.append([cell.strip() for cell in row])
         lines.append(line)
     if header is None:
-        raise DatasetError("the file is empty: expected a header row and records")
+        raise DatasetError(f"{name} is empty: expected a header row and records")
     if not rows:
-        raise DatasetError("the file has a header but no records")
-    data = np.empty((len(rows), len(header)))
-    for r, (row, line) in enumerate(zip(rows, lines, strict=True)):
-        for j, cell in enumerate(row):
-            data[r, j] = _parse_cell(cell.strip(), header[j], line)
-    cols = {h: data[:, j] for j, h in enumerate(header)}
-    return Dataset(cols, record_numbers=np.arange(1, len(rows) + 1, dtype=np.int64))
+        raise DatasetError(f"{name} has a header but no records")
+    numeric: dict[str, np.ndarray] = {}
+    text_cols: dict[str, np.ndarray] = {}
+    for j, column in enumerate(header):
+        cells = [r[j] for r in rows]
+        standard = column in STANDARD_COLUMNS and column != "CMT"
+        if not standard and any(not _is_number(c) for c in cells if c not in ("", ".")):
+            text_cols[column] = np.array(cells, dtype=str)
+            continue
+        values = np.empty(len(rows))
+        for r, (cell, line) in enumerate(zip(cells, lines, strict=True)):
+            values[r] = _parse_cell(cell, column, line, standard)
+        numeric[column] = values
+    return Dataset(
+        numeric,
+        record_numbers=np.arange(1, len(rows) + 1, dtype=np.int64),
+        text_columns=text_cols,
+    )
 
 
-def _parse_cell(cell: str, column: str, line: int) -> float:
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_cell(cell: str, column: str, line: int, standard: bool) -> float:
     if cell == ".":
         return 0.0
     if cell == "":
         if column == "DV":
             return 0.0
+        if not standard and column != "CMT":
+            return float("nan")
         raise DatasetError(f"line {line}: column {column} is empty (write 0 or '.')")
     try:
         value = float(cell)
@@ -104,10 +147,17 @@ def _parse_cell(cell: str, column: str, line: int) -> float:
 
 
 def write_nonmem_csv(ds: Dataset, path: str | os.PathLike[str]) -> None:
-    """Write a :class:`Dataset` as NONMEM-format CSV (standard columns first)."""
-    names = [c for c in STANDARD_COLUMNS if c in ds.columns] + list(ds.extra_columns)
-    rows = zip(*(ds.columns[c] for c in names), strict=True)
-    write_csv_atomic(path, names, rows)
+    """Write a :class:`Dataset` as NONMEM-format CSV (standard columns first, then the others).
 
-
-# --- people-facing regimen ----------------------------------------------------------------------
+    Raises
+    ------
+    DatasetError
+        When the folder of ``path`` does not exist.
+    """
+    folder = os.path.dirname(os.fspath(path)) or "."
+    if not os.path.isdir(folder):
+        raise DatasetError(f"cannot write {os.fspath(path)!r}: folder {folder!r} does not exist")
+    names = [c for c in STANDARD_COLUMNS if c in ds.columns or c in ds.text_columns]
+    names += [c for c in (*ds.extra_columns, *ds.text_columns) if c not in names]
+    cols = [ds.columns[c] if c in ds.columns else ds.text_columns[c] for c in names]
+    write_csv_atomic(path, names, zip(*cols, strict=True))

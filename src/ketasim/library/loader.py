@@ -7,8 +7,14 @@ unit to ketasim's canonical unit. The loader checks, for every expression, that 
 add up (with pint) and that evaluating on printed magnitudes gives the same number as evaluating
 with full units, so an expression that silently mixes L/min and L/h is refused.
 
-A file whose ``status`` is not ``"verified"`` is refused: a model whose parameters could not be
-verified against its paper does not ship (see ``docs/missing-models.md``).
+Every file states its evidence tier (``evidence = "published" | "transcribed" | "derived"``) with
+the tier's companion fields; a file without it, or whose companion fields do not fit the tier, is
+refused. A ``transcribed`` file names at least two independent implementations
+(``[[transcribed_from]]``, each with repository, file, version and the numbers it encodes), and the
+loader checks that every implementation encodes every theta with the file's value to the
+precision that implementation prints. A file whose ``status`` is not ``"verified"`` (checked
+against its tier) is refused too (drafts in ``docs/unverified-models/``); see
+``docs/missing-models.md`` for what does not ship and why.
 """
 
 from __future__ import annotations
@@ -26,15 +32,21 @@ import numpy as np
 from ketasim.errors import ModelError, UnitError
 from ketasim.expressions import parse_expression
 from ketasim.spec import (
+    DOMAINS,
+    EVIDENCE_TIERS,
     Citation,
     Compartment,
     Covariate,
+    DoseDerivation,
+    Evidence,
     Flow,
     Iiv,
+    Implementation,
     ModelSpec,
     Parameter,
     Route,
     RouteInput,
+    find_outside_domain,
 )
 from ketasim.units import Q_, convert_magnitude, dimensionality_of, to_unit, ureg
 
@@ -99,7 +111,7 @@ def list_models() -> list[str]:
 
 @functools.lru_cache(maxsize=64)
 def load_model(model_id: str) -> ModelSpec:
-    """Load a shipped library model by id.
+    """Load a shipped library model by id (``base+submodel+...`` composes, see ``compose``).
 
     Raises
     ------
@@ -112,6 +124,11 @@ def load_model(model_id: str) -> ModelSpec:
     >>> m.citation.year
     2007
     """
+    if "+" in model_id:  # a disposition model with submodels: "domino_1982+racemic_adult_routes"
+        from ketasim.library.compose import load_composed_model
+
+        base, *subs = model_id.split("+")
+        return load_composed_model(base, subs)
     path = _library_dir() / f"{model_id}.toml"
     if model_id in _NON_MODEL_FILES or not path.is_file():
         raise ModelError(f"unknown model {model_id!r}; available: {', '.join(list_models())}")
@@ -150,8 +167,8 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
     status = doc.get("status", "")
     if status != "verified":
         raise ModelError(
-            f"status is {status!r}: only models whose parameters were verified against the "
-            'source ship (set status = "verified" once they are)'
+            f"status is {status!r}: only models whose parameters were verified against their "
+            'evidence tier ship (set status = "verified" once they are)'
         )
     cit = _req(doc, "citation", "model", dict)
     for k in ("authors", "journal", "doi"):
@@ -183,14 +200,11 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
     # --- covariates ----------------------------------------------------------------------------
     covariates: dict[str, Covariate] = {}
     for name, c in doc.get("covariates", {}).items():
-        where = f"covariates.{name}"
-        if not isinstance(c, dict) or "unit" not in c or "reference" not in c:
-            raise ModelError(f"{where}: needs unit and reference")
-        dimensionality_of(_norm(c["unit"]))
-        covariates[name] = Covariate(name, c["unit"], float(c["reference"]), c.get("note", ""))
+        covariates[name] = _build_covariate(name, c)
     # --- thetas --------------------------------------------------------------------------------
     thetas: dict[str, Parameter] = {}
     printed: dict[str, Any] = {}
+    domains: dict[str, str] = {}
     for name, t in _req(doc, "parameters", "model", dict).items():
         where = f"parameters.{name}"
         if not isinstance(t, dict) or "value" not in t or "unit" not in t:
@@ -209,6 +223,9 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
             t.get("source", ""),
         )
         printed[name] = Q_(float(v), unit or "dimensionless")
+        domains[name] = _domain_of(t, canon, where)
+        if _outside_domain(float(v), domains[name]):
+            raise ModelError(f"{where}.value: {v!r} is outside its domain {domains[name]!r}")
     # --- IIV -----------------------------------------------------------------------------------
     iiv = None
     if "iiv" in doc:
@@ -235,6 +252,7 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
         unit = _norm(spec["unit"])
         canon = canonical_unit_for(unit, what=where)
         ind_units[name] = canon
+        domains[name] = _domain_of(spec, canon, where)
         factors[name] = convert_magnitude(
             1.0, unit or "dimensionless", canon or "dimensionless", what=where
         )
@@ -343,6 +361,7 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
         if prop < 0 or add_mg_l < 0:
             raise ModelError(f"residual.{analyte}: error SDs must be >= 0")
         residual[analyte] = {"proportional": prop, "additive_mg_per_L": add_mg_l}
+    evidence = _build_evidence(doc, thetas)
     validation = tuple(doc.get("validation", ()))
     if len(validation) < 1:
         raise ModelError("validation: at least one published target is required")
@@ -368,7 +387,215 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
         population=pop,
         validation=validation,
         notes=doc.get("notes", ""),
+        evidence=evidence,
+        parameter_domains=domains,
     )
+
+
+_COVARIATE_KEYS = {"unit", "reference", "note", "domain", "min", "max", "valid", "per_dose"}
+
+
+def _build_covariate(name: str, c: Any) -> Covariate:
+    """One ``[covariates]`` entry: unit, reference, domain (required), limits, validity range."""
+    where = f"covariates.{name}"
+    if not isinstance(c, dict) or "unit" not in c or "reference" not in c:
+        raise ModelError(f"{where}: needs unit and reference")
+    unknown = set(c) - _COVARIATE_KEYS
+    if unknown:
+        raise ModelError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    dimensionality_of(_norm(c["unit"]))
+    if "domain" not in c:
+        raise ModelError(
+            f"{where}: required field 'domain' is missing (one of {', '.join(DOMAINS)}; "
+            "see docs/model-format.md)"
+        )
+    lims: dict[str, float | None] = {}
+    for k in ("min", "max"):
+        v = c.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise ModelError(f"{where}.{k}: expected a number")
+        lims[k] = None if v is None else float(v)
+    valid = None
+    if "valid" in c:
+        r = c["valid"]
+        if (
+            not isinstance(r, list)
+            or len(r) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r)
+            or r[0] > r[1]
+        ):
+            raise ModelError(f"{where}.valid: expected [low, high] with low <= high")
+        valid = (float(r[0]), float(r[1]))
+    per_dose = None
+    if "per_dose" in c:
+        d = c["per_dose"]
+        if not isinstance(d, dict):
+            raise ModelError(f"{where}.per_dose: expected a table")
+        per_dose = DoseDerivation(
+            _req(d, "route", f"{where}.per_dose"),
+            to_unit(_req(d, "amount", f"{where}.per_dose"), "mg", what=f"{where}.per_dose.amount"),
+            _req(d, "source", f"{where}.per_dose"),
+            str(d.get("what", "unit")),
+        )
+    cov = Covariate(
+        name,
+        c["unit"],
+        float(c["reference"]),
+        c.get("note", ""),
+        domain=c["domain"],
+        min=lims["min"],
+        max=lims["max"],
+        valid=valid,
+        per_dose=per_dose,
+    )
+    if _outside_domain(cov.reference, cov.domain, cov.min, cov.max):
+        raise ModelError(f"{where}.reference: {cov.reference:g} is outside its domain")
+    return cov
+
+
+def _domain_of(entry: Mapping[str, Any], canon: str, where: str) -> str:
+    """Declared domain of a parameter, or the default for its unit.
+
+    Default: volumes ``positive``; other dimensional quantities (clearances, rates, times)
+    ``nonnegative``; dimensionless ``real`` (exponents, effects may be negative).
+    """
+    if "domain" in entry:
+        d = entry["domain"]
+        if d not in DOMAINS:
+            raise ModelError(f"{where}.domain: {d!r} not one of {', '.join(DOMAINS)}")
+        return str(d)
+    if canon == "L":
+        return "positive"
+    return "nonnegative" if canon else "real"
+
+
+def _outside_domain(
+    v: float, domain: str, lo: float | None = None, hi: float | None = None
+) -> bool:
+    return bool(find_outside_domain(np.asarray(v, dtype=float), domain, lo, hi).any())
+
+
+_TRANSCRIBED_KEYS = {
+    "project",
+    "repository",
+    "file",
+    "version",
+    "commit",
+    "cites",
+    "entry",
+    "values",
+}
+_DERIVED_KEYS = {"data", "script", "diagnostics", "identifies", "not_identified"}
+
+
+def _build_evidence(doc: Mapping[str, Any], thetas: Mapping[str, Parameter]) -> Evidence:
+    """The file's evidence tier, with its companion fields checked against the tier."""
+    if "evidence" not in doc:
+        raise ModelError(
+            "required field 'evidence' is missing: write evidence = "
+            + " | ".join(f'"{t}"' for t in EVIDENCE_TIERS)
+            + " (see docs/model-format.md)"
+        )
+    tier = doc["evidence"]
+    if tier not in EVIDENCE_TIERS:
+        raise ModelError(f"evidence = {tier!r} must be one of {', '.join(EVIDENCE_TIERS)}")
+    has_t = "transcribed_from" in doc
+    has_d = "derived_from" in doc
+    note = str(doc.get("evidence_note", ""))
+    if tier == "published":
+        if has_t or has_d:
+            table = "transcribed_from" if has_t else "derived_from"
+            raise ModelError(f'evidence = "published" but the file has [{table}]; remove one')
+        return Evidence("published", note=note)
+    if tier == "derived":
+        if has_t:
+            raise ModelError('evidence = "derived" but the file has [[transcribed_from]]')
+        d = _req(doc, "derived_from", "model", dict)
+        unknown = set(d) - _DERIVED_KEYS
+        if unknown:
+            raise ModelError(f"derived_from: unknown key(s) {', '.join(sorted(unknown))}")
+        for k in ("data", "script", "diagnostics", "identifies"):
+            _req(d, k, "derived_from")
+        return Evidence(
+            "derived",
+            data=d["data"],
+            script=d["script"],
+            diagnostics=d["diagnostics"],
+            identifies=d["identifies"]
+            + (f" Not identified: {d['not_identified']}" if d.get("not_identified") else ""),
+            note=note,
+        )
+    if has_d:
+        raise ModelError('evidence = "transcribed" but the file has [derived_from]')
+    entries = _req(doc, "transcribed_from", "model", list)
+    impls: list[Implementation] = []
+    for i, e in enumerate(entries):
+        where = f"transcribed_from[{i}]"
+        if not isinstance(e, dict):
+            raise ModelError(f"{where}: expected a table")
+        unknown = set(e) - _TRANSCRIBED_KEYS
+        if unknown:
+            raise ModelError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        for k in ("project", "repository", "file", "version", "cites"):
+            _req(e, k, where)
+        raw = _req(e, "values", where, dict)
+        values: dict[str, float] = {}
+        for name in thetas:
+            if name not in raw:
+                raise ModelError(
+                    f"{where} ({e['project']}): no value for theta {name}; a transcribed model "
+                    "ships only the numbers every implementation encodes"
+                )
+        for name, text in raw.items():
+            if name not in thetas:
+                raise ModelError(f"{where}.values: {name} is not a theta of this file")
+            values[name] = _check_transcribed_value(
+                text, thetas[name], f"{where}.values.{name} ({e['project']})"
+            )
+        impls.append(
+            Implementation(
+                project=e["project"],
+                repository=e["repository"],
+                file=e["file"],
+                version=e["version"],
+                commit=str(e.get("commit", "")),
+                cites=e["cites"],
+                entry=e.get("entry", ""),
+                values=values,
+            )
+        )
+    repos = {i.repository.lower().rstrip("/") for i in impls}
+    if len(repos) < 2:
+        raise ModelError(
+            'evidence = "transcribed" needs at least two independent implementations '
+            f"([[transcribed_from]] with different repositories); found {len(repos)}"
+        )
+    return Evidence("transcribed", implementations=tuple(impls), note=note)
+
+
+def _check_transcribed_value(text: Any, theta: Parameter, where: str) -> float:
+    """Parse an implementation's number (a string, as printed) and check it matches the theta.
+
+    The number must agree with the theta's printed value to the last digit the implementation
+    prints: ``|value - theta| <= 0.5 x 10^-decimals``.
+    """
+    if not isinstance(text, str):
+        raise ModelError(f'{where}: write the number as printed, in quotes (e.g. "0.438")')
+    try:
+        v = float(text)
+    except ValueError:
+        raise ModelError(f"{where}: {text!r} is not a number") from None
+    frac = text.strip().lower().split("e")[0]
+    decimals = len(frac.split(".")[1]) if "." in frac else 0
+    exp = int(text.strip().lower().split("e")[1]) if "e" in text.strip().lower() else 0
+    half_ulp = 0.5 * 10.0 ** (exp - decimals)
+    if abs(v - theta.published_value) > half_ulp * (1 + 1e-9):
+        raise ModelError(
+            f"{where}: encodes {text} but the file's {theta.name} is {theta.published_value:g} "
+            f"{theta.published_unit}; the implementations disagree, so the model cannot ship "
+            "as transcribed"
+        )
+    return v
 
 
 def _infer_kind(name: str, volume: str | None) -> str:
