@@ -18,8 +18,8 @@ def _dataset(
     rows = []
     for i in range(n):
         amt = dose * (1 + 0.3 * i)  # amounts differ: one scaled regimen simulation
-        rows.append((i + 1, 0.0, amt, rate * (1 + 0.3 * i), cmt, 1, 50.0 + 5 * i))
-        rows += [(i + 1, t, 0.0, 0.0, cmt, 0, 50.0 + 5 * i) for t, cmt in obs]
+        rows.append((i + 1, 0.0, amt, rate * (1 + 0.3 * i), cmt, 1, 55.0 + 4 * i))
+        rows += [(i + 1, t, 0.0, 0.0, cmt, 0, 55.0 + 4 * i) for t, cmt in obs]
     a = np.asarray(rows, dtype=float)
     names = ("ID", "TIME", "AMT", "RATE", "CMT", "EVID", "WT")
     cols = {k: a[:, j] for j, k in enumerate(names)}
