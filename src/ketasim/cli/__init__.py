@@ -39,6 +39,7 @@ COMMANDS: tuple[str, ...] = (
     "screen",
     "run",
     "nca",
+    "fit",
     "app",
     "demo",
 )
