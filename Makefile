@@ -36,6 +36,8 @@ test: $(STAMP) browser-deps lint
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/population.py
+	$(BIN)/python bench/tci.py
+	$(BIN)/python bench/fit.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

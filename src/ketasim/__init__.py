@@ -28,6 +28,8 @@ _EXPORTS: dict[str, str] = {
     "DesignSpace": "ketasim.design",
     "Dose": "ketasim.events",
     "EventError": "ketasim.errors",
+    "FitResult": "ketasim.estimation",
+    "Forecast": "ketasim.estimation",
     "Goal": "ketasim.design",
     "KetasimError": "ketasim.errors",
     "ModelChoice": "ketasim.library",
@@ -41,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "PlausibilityWarning": "ketasim.errors",
     "Pump": "ketasim.tci",
     "Regimen": "ketasim.events",
+    "ResidualModel": "ketasim.estimation",
     "ResolvedCovariates": "ketasim.individual",
     "Result": "ketasim.results",
     "SamplingSiteWarning": "ketasim.errors",
@@ -58,6 +61,8 @@ _EXPORTS: dict[str, str] = {
     "compute_pk_summary": "ketasim.monograph",
     "find_models": "ketasim.library",
     "find_regimen": "ketasim.design",
+    "fit_map": "ketasim.estimation",
+    "forecast_regimen": "ketasim.estimation",
     "format_provenance": "ketasim.library",
     "get_builtin_model": "ketasim.spec",
     "get_evidence_tier": "ketasim.library",
@@ -74,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "render_monograph": "ketasim.monograph",
     "resolve_covariates": "ketasim.individual",
     "run_external_validation": "ketasim.validation_external",
+    "sample_observations": "ketasim.estimation",
     "screen_profile": "ketasim.safety",
     "write_nonmem_csv": "ketasim.io.nonmem_csv",
 }
@@ -87,6 +93,8 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/unit/test_api.
     "DesignSpace",
     "Dose",
     "EventError",
+    "FitResult",
+    "Forecast",
     "Goal",
     "KetasimError",
     "ModelChoice",
@@ -100,6 +108,7 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/unit/test_api.
     "PlausibilityWarning",
     "Pump",
     "Regimen",
+    "ResidualModel",
     "ResolvedCovariates",
     "Result",
     "SamplingSiteWarning",
@@ -117,6 +126,8 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/unit/test_api.
     "compute_pk_summary",
     "find_models",
     "find_regimen",
+    "fit_map",
+    "forecast_regimen",
     "format_provenance",
     "get_builtin_model",
     "get_evidence_tier",
@@ -133,6 +144,7 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/unit/test_api.
     "render_monograph",
     "resolve_covariates",
     "run_external_validation",
+    "sample_observations",
     "screen_profile",
     "simulate",
     "simulate_dataset",
@@ -157,6 +169,14 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from ketasim.comparison import ModelComparison, compare_models
     from ketasim.design import DesignResult, DesignSpace, Goal, find_regimen, parse_goal
+    from ketasim.estimation import (
+        FitResult,
+        Forecast,
+        ResidualModel,
+        fit_map,
+        forecast_regimen,
+        sample_observations,
+    )
     from ketasim.errors import (
         DatasetError,
         EventError,
