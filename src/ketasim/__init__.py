@@ -169,14 +169,6 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
     from ketasim.comparison import ModelComparison, compare_models
     from ketasim.design import DesignResult, DesignSpace, Goal, find_regimen, parse_goal
-    from ketasim.estimation import (
-        FitResult,
-        Forecast,
-        ResidualModel,
-        fit_map,
-        forecast_regimen,
-        sample_observations,
-    )
     from ketasim.errors import (
         DatasetError,
         EventError,
@@ -188,6 +180,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
         SolverError,
         UnitError,
         ValidityWarning,
+    )
+    from ketasim.estimation import (
+        FitResult,
+        Forecast,
+        ResidualModel,
+        fit_map,
+        forecast_regimen,
+        sample_observations,
     )
     from ketasim.events import Dataset, Dose, Regimen
     from ketasim.individual import (
