@@ -480,25 +480,33 @@ def _refine_peaks(
         pts = lo[idx, None] + (hi[idx] - lo[idx])[:, None] * frac[None, :]
         vals = ctx.at(m, np.repeat(ts[idx], _PROBES), pts.ravel(), analytes)
         v = vals[np.arange(pts.size), np.repeat(ta[idx], _PROBES)].reshape(idx.size, _PROBES)
-        allt = np.column_stack([lo[idx], pts, hi[idx]])
-        allv = np.column_stack([c_lo[idx], v, c_hi[idx]])
+        # NOTE: the best sample so far stays a candidate, so the maximum never decreases
+        allt = np.column_stack([lo[idx], pts, hi[idx], t_best[idx]])
+        allv = np.column_stack([c_lo[idx], v, c_hi[idx], c_best[idx]])
+        srt = np.argsort(allt, axis=1, kind="stable")
+        allt, allv = np.take_along_axis(allt, srt, 1), np.take_along_axis(allv, srt, 1)
         k = np.argmax(allv, axis=1)
         r = np.arange(idx.size)
-        kl, kh = np.maximum(k - 1, 0), np.minimum(k + 1, _PROBES + 1)
+        last = _PROBES + 2
+        kl, kh = np.maximum(k - 1, 0), np.minimum(k + 1, last)
         top = allv[r, k]
         tie = (top - np.minimum(allv[r, kl], allv[r, kh])) <= _FLAT * np.abs(top)
-        tie &= (k > 0) & (k < _PROBES + 1)
+        tie &= (k > 0) & (k < last)
         t_best[idx], c_best[idx] = allt[r, k], top
         keep = ~tie
         lo[idx[keep]], hi[idx[keep]] = allt[r, kl][keep], allt[r, kh][keep]
         c_lo[idx[keep]], c_hi[idx[keep]] = allv[r, kl][keep], allv[r, kh][keep]
         flat[idx[tie]] = True
         active[idx] = keep & ((hi[idx] - lo[idx]) > tol)
-    f = np.flatnonzero(flat)
+    # NOTE: a smooth top (tied samples, or a best sample inside its bracket) gets the secant
+    # step; a corner keeps its best sample, which the secant's point would not beat
+    f = np.flatnonzero(flat | ((t_best > lo) & (t_best < hi)))
     if f.size:
-        t_best[f] = _secant_root(
-            ctx, analytes, m, ta[f], ts[f], lo[f], hi[f], t_best[f], scale[f]
-        )
+        root = _secant_root(ctx, analytes, m, ta[f], ts[f], lo[f], hi[f], t_best[f], scale[f])
+        v = ctx.at(m, ts[f], root, analytes)[np.arange(f.size), ta[f]]
+        better = v >= c_best[f] - _FLAT * np.abs(c_best[f])  # a tie in round-off: smooth
+        t_best[f[better]] = root[better]
+        c_best[f] = np.maximum(c_best[f], np.where(better, v, -np.inf))
     return t_best, c_best
 
 
