@@ -12,9 +12,10 @@ Method
   (:meth:`ModelSpec.with_auc_compartments`, ``dAUC/dt = A_central / V``), which keeps it
   linear, so the exact solver gives ``AUC(t)`` at the dose times and the end of the run; an
   interval's AUC is ``AUC(b) - AUC(a)``.
-- **Cmax/Tmax**: the profile is sampled on :func:`ketasim.grids.get_summary_grid` (every dose
-  start, infusion end, lag and modelled input end, geometric points after each, an even fine
-  step, plus the instant before each dose); in each dose interval the largest sample is refined
+- **Cmax/Tmax**: the profile is sampled at every event time of
+  :func:`ketasim.grids.get_event_times_h` (dose starts, infusion ends, lags, modelled input
+  ends), the instant before each dose, and 32 geometric and 64 even points in each gap between
+  events; in each dose interval the largest sample is refined
   by bracketing: 16 probes per bracket and simulation (records layout, one EVID 2 row per
   probe), keeping the neighbours of the largest, until the bracket is shorter than
   ``TIME_TOL * max(1, t_end)`` h. Corners (infusion ends, doses) are found this way to that
@@ -27,9 +28,10 @@ Method
   same bracketing to ``TIME_TOL``; the time above is the measure of ``{t : c(t) >= c*}``.
 
 NOTE: one local maximum per dose interval is refined (the largest sample's); a second peak
-in the same interval that the summary grid underestimates by more than the gap to the first
-would be missed (the grid's sampled peak error is below 2e-4 relative, see
-:func:`ketasim.grids.get_summary_grid`). Troughs are taken at samples and pre-dose instants.
+in the same interval that the samples underestimate by more than the gap to the first
+would be missed. On a unimodal stretch the largest sample's neighbours bracket the peak, so
+the samples only need to separate distinct humps. Troughs are taken at samples and pre-dose
+instants (a dip below a threshold between two samples above it is not seen).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import numpy.typing as npt
 
 from ketasim.errors import EventError, ParameterError
 from ketasim.events import Dataset, Regimen
-from ketasim.grids import get_summary_grid
+from ketasim.grids import get_event_times_h
 from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
 from ketasim.units import format_unit_suffix, get_conc_factor
@@ -58,7 +60,8 @@ TIME_TOL = 1e-9
 _PROBES = 16  # probes per bracket and refinement step
 _MAX_STEPS = 40  # refinement steps at most (16 probes shrink a bracket ~8.5x per step)
 _FLAT = 64 * np.finfo(float).eps  # relative tie of samples: a smooth peak's top is reached
-_WORK_VALUES = 4_000_000  # summary-grid values (subjects x times x outputs) per chunk
+_GEOM, _EVEN = 32, 64  # samples per gap between events (geometric after the event, even)
+_WORK_VALUES = 16_000_000  # summary-grid values (subjects x times x analytes) per chunk
 
 
 @dataclass(frozen=True)
@@ -244,11 +247,8 @@ def compute_exposure(
     thr = _check_thresholds(spec, analytes, thresholds_mg_per_L)
     covs = dict(covariates or {})
     n = _count_subjects(covs, etas, params, weight_kg)
-    grid = get_summary_grid(regimen, until_h=t_end, spec=spec, covariates=_typical(covs))
-    pre = np.nextafter(iv[1:, 0], -np.inf)
-    grid = np.unique(np.concatenate([grid, pre, iv.ravel()]))
-    outs = len(analytes) + spec.n_compartments
-    size = max(1, int(_WORK_VALUES // (grid.size * outs)))
+    grid = _sample_grid(regimen, spec, _typical(covs), t_end, iv)
+    size = max(1, int(_WORK_VALUES // (grid.size * len(analytes))))
     parts: list[_Chunk] = []
     for lo in range(0, n, size):
         sl = slice(lo, min(n, lo + size))
@@ -258,6 +258,21 @@ def compute_exposure(
         )  # fmt: skip
         parts.append(_exposure_chunk(ctx, analytes, grid, iv, t_end, thr))
     return _merge(parts, analytes, iv, t_end)
+
+
+def _sample_grid(
+    regimen: Regimen, spec: ModelSpec, covs: Mapping[str, Any], t_end: float, iv: FloatArray
+) -> FloatArray:
+    """Samples that locate every peak's basin: event times, the instant before each dose, and
+    per gap between events 32 geometric and 64 even points (refinement does the rest)."""
+    ev = get_event_times_h(regimen, spec, covs)
+    knots = np.unique(np.concatenate([[0.0, t_end], ev[(ev >= 0) & (ev <= t_end)], iv.ravel()]))
+    a, b = knots[:-1, None], knots[1:, None]
+    geom = np.geomspace(1e-4, 1.0, _GEOM)[None, :]
+    even = np.linspace(0.0, 1.0, _EVEN, endpoint=False)[None, :]
+    pre = np.nextafter(iv[1:, 0], -np.inf)
+    pts = [(a + (b - a) * geom).ravel(), (a + (b - a) * even).ravel(), knots, pre]
+    return np.asarray(np.unique(np.concatenate(pts)), dtype=float)
 
 
 # --- inputs ------------------------------------------------------------------------------------
@@ -471,6 +486,17 @@ def _refine_peaks(
     c_lo, c_hi = conc[ta, ts, j_lo], conc[ta, ts, j_hi]
     t_best, c_best = grid[tj].copy(), conc[ta, ts, tj].copy()
     active = (hi - lo) > tol
+    # NOTE: on a unimodal bracket a sample above both its neighbours at +-tol is the peak to
+    # within tol: one cheap probe pair settles every peak at a sampled corner (infusion ends)
+    q = np.flatnonzero(active)
+    if q.size:
+        nb = np.column_stack(
+            [np.maximum(t_best[q] - tol, lo[q]), np.minimum(t_best[q] + tol, hi[q])]
+        )
+        v = ctx.at(m, np.repeat(ts[q], 2), nb.ravel(), analytes)
+        v = v[np.arange(nb.size), np.repeat(ta[q], 2)].reshape(-1, 2)
+        done = (v[:, 0] < c_best[q]) & (v[:, 1] < c_best[q])
+        active[q[done]] = False
     flat = np.zeros(n, dtype=bool)
     frac = np.arange(1, _PROBES + 1) / (_PROBES + 1)
     for _ in range(_MAX_STEPS):
