@@ -526,9 +526,13 @@ def _refine_peaks(
         active[idx] = keep & ((hi[idx] - lo[idx]) > tol)
     # NOTE: a smooth top (tied samples, or a best sample inside its bracket) gets the secant
     # step; a corner keeps its best sample, which the secant's point would not beat
-    f = np.flatnonzero(flat | ((t_best > lo) & (t_best < hi)))
+    small = (hi - lo) <= 1e-3 * scale  # a converged bracket (not one settled as a corner)
+    f = np.flatnonzero(flat | ((t_best > lo) & (t_best < hi) & small))
     if f.size:
-        root = _secant_root(ctx, analytes, m, ta[f], ts[f], lo[f], hi[f], t_best[f], scale[f])
+        root = _secant_root(
+            ctx, analytes, m, ta[f], ts[f], lo[f], hi[f], t_best[f], scale[f],
+            (grid[seg_lo[f]], grid[seg_hi[f]]),
+        )  # fmt: skip
         v = ctx.at(m, ts[f], root, analytes)[np.arange(f.size), ta[f]]
         better = v >= c_best[f] - _FLAT * np.abs(c_best[f])  # a tie in round-off: smooth
         t_best[f[better]] = root[better]
@@ -546,6 +550,7 @@ def _secant_root(
     hi: FloatArray,
     t0: FloatArray,
     scale: FloatArray,
+    segment: tuple[FloatArray, FloatArray],
 ) -> FloatArray:
     """Root of the central-difference derivative near ``[lo, hi]`` (a smooth peak).
 
@@ -557,15 +562,17 @@ def _secant_root(
     bracket width of it (else the best sample stays).
     """
     w = hi - lo
-    h = np.maximum(1e-5 * scale, w)
     x = np.column_stack([lo, hi])
+    # the difference stays inside the dose interval (no dose between its points)
+    room = np.minimum(lo - segment[0], segment[1] - hi)
+    h = np.minimum(np.maximum(1e-5 * scale, w), np.maximum(room, 0.0))
     pts = np.column_stack([x[:, 0] - h, x[:, 0] + h, x[:, 1] - h, x[:, 1] + h])
     vals = ctx.at(m, np.repeat(ts, 4), pts.ravel(), analytes)
     v = vals[np.arange(pts.size), np.repeat(ta, 4)].reshape(-1, 4)
     g0, g1 = v[:, 1] - v[:, 0], v[:, 3] - v[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         root = x[:, 0] + (x[:, 1] - x[:, 0]) * g0 / (g0 - g1)
-    ok = (g0 != g1) & np.isfinite(root) & (root >= lo - w) & (root <= hi + w)
+    ok = (h > 0) & (g0 != g1) & np.isfinite(root) & (root >= lo - w) & (root <= hi + w)
     return np.where(ok, root, t0)
 
 
