@@ -29,8 +29,8 @@ from ketasim.spec import ModelSpec
 
 __all__ = [
     "AdjustedExposure",
-    "Modifier",
     "ModifiedRegimen",
+    "Modifier",
     "apply_modifier",
     "compute_modified_exposure",
     "get_modifier",
@@ -268,9 +268,7 @@ def apply_modifier(
             f"modifier {modifier.id} reports no AUC ratio of the parent drug: nothing to apply"
         )
     ratio = float(effect["ratio"])
-    doses = tuple(
-        replace(d, amt=d.amt * ratio) if d.route == route else d for d in regimen.doses
-    )
+    doses = tuple(replace(d, amt=d.amt * ratio) if d.route == route else d for d in regimen.doses)
     note = (
         f"interaction {modifier.id} applied to the simulation as a change of {route} "
         f"bioavailability: {route} doses x{ratio:g} (published {effect['metric']} ratio of the "

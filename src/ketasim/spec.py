@@ -654,8 +654,8 @@ class ModelSpec:
                 continue  # nonlinear: see compute_saturable_terms
             s = idx[f.source]
             if f.kind == "integral":
-                vol = str(self.get_compartment(f.source).volume)
-                K[..., idx[str(f.target)], s] += 1.0 / _param(params, vol, self.id)
+                v_src = str(self.get_compartment(f.source).volume)
+                K[..., idx[str(f.target)], s] += 1.0 / _param(params, v_src, self.id)
                 continue
             k = self._flow_rate(f, params)
             if f.kind == "effect":

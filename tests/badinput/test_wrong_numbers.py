@@ -99,9 +99,21 @@ def test_dataset_out_parquet_is_parquet(tmp_path: Path, capsys) -> None:
         [*HERD, "--until", "30 d"],
         [*HERD, "--until", "5 h", "--count", "3", "--every", "1 h"],
         [*PEREZ_ORAL, "--until", "24 h"],
-        ["simulate", "simons_2022", "--dose", "40 mg", "--route", "sublingual", "--weight",
-         "70 kg", "--until", "3 h", "--step", "15 min"],
-    ],  # fmt: skip
+        [
+            "simulate",
+            "simons_2022",
+            "--dose",
+            "40 mg",
+            "--route",
+            "sublingual",
+            "--weight",
+            "70 kg",
+            "--until",
+            "3 h",
+            "--step",
+            "15 min",
+        ],
+    ],
 )
 def test_tables_are_finite_and_non_negative(tmp_path: Path, capsys, argv: list[str]) -> None:
     out = tmp_path / "o.csv"
@@ -135,8 +147,19 @@ def test_interaction_changes_the_csv_by_the_published_ratio(tmp_path: Path, caps
 
 
 def test_interaction_for_another_route_is_refused(tmp_path: Path, capsys) -> None:
-    argv = ["simulate", "perez_ruixo_2021", "--dose", "20 mg", "--route", "iv", *PEREZ_COVS,
-            "--interaction", "clarithromycin_oral_s_ketamine", "--out", str(tmp_path / "o.csv")]
+    argv = [
+        "simulate",
+        "perez_ruixo_2021",
+        "--dose",
+        "20 mg",
+        "--route",
+        "iv",
+        *PEREZ_COVS,
+        "--interaction",
+        "clarithromycin_oral_s_ketamine",
+        "--out",
+        str(tmp_path / "o.csv"),
+    ]
     _refused(argv, tmp_path, capsys, "oral route")  # fmt: skip
 
 

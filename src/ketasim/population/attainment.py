@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,7 +68,9 @@ class Target:
         if self.window_h is not None and not (
             all(math.isfinite(x) for x in self.window_h) and self.window_h[0] <= self.window_h[1]
         ):
-            raise ParameterError(f"target {self.name}: window {self.window_h} h must be (start, end)")
+            raise ParameterError(
+                f"target {self.name}: window {self.window_h} h must be (start, end)"
+            )
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,10 @@ def compute_target_attainment(time_h: FloatArray, conc: FloatArray, target: Targ
     """Whether each subject meets ``target``, on sampled curves (only as exact as the grid).
 
     Prefer :func:`compute_target_attainment_exact`. A threshold without a duration is reached
-    when the largest sample is >= it. Time above a threshold ``c*`` is summed over grid segments, with linear interpolation of
-    the crossing inside a segment: a segment from ``(t0, c0)`` to ``(t1, c1)`` contributes
-    ``t1 - t0`` when both ends are >= ``c*``, 0 when both are below, else the part on the
-    threshold's side, ``(t1 - t0) |c_end - c*| / |c1 - c0|`` of the end above.
+    when the largest sample is >= it. Time above a threshold ``c*`` is summed over grid
+    segments, with linear interpolation of the crossing inside a segment: a segment from
+    ``(t0, c0)`` to ``(t1, c1)`` contributes ``t1 - t0`` when both ends are >= ``c*``, 0 when
+    both are below, else the part on the threshold's side, ``(t1 - t0) |c_end - c*| / |c1 - c0|`` of the end above.
 
     Parameters
     ----------
@@ -153,8 +154,9 @@ def compute_target_attainment_exact(exposure: ExposureSummary, target: Target) -
     >>> from ketasim.events import Regimen
     >>> from ketasim.exposure import compute_exposure
     >>> tg = Target("T1", "ketamine", above_mg_per_L=0.5)
-    >>> ex = compute_exposure("herd_2007", Regimen.from_quantities("1 mg/kg", duration="10 min"),
-    ...                       covariates={"WT": 20}, thresholds_mg_per_L=get_target_thresholds([tg]))
+    >>> reg = Regimen.from_quantities("1 mg/kg", duration="10 min")
+    >>> ex = compute_exposure("herd_2007", reg, covariates={"WT": 20},
+    ...                       thresholds_mg_per_L=get_target_thresholds([tg]))
     >>> bool(compute_target_attainment_exact(ex, tg).attained[0])
     True
     """

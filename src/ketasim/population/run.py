@@ -129,7 +129,9 @@ class _Job:
     targets: tuple[Target, ...]
     intervals_h: FloatArray
     offset: int = 0
-    summary_method: str = "exact"  # index of the first subject held by per-subject covariate/param arrays
+    summary_method: str = (
+        "exact"  # index of the first subject held by per-subject covariate/param arrays
+    )
 
     def with_range(self, start: int, stop: int) -> _Job:
         """A copy holding only subjects start:stop of per-subject arrays (small task payloads)."""

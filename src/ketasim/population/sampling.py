@@ -22,10 +22,10 @@ from ketasim.errors import ParameterError
 from ketasim.spec import ModelSpec
 
 __all__ = [
+    "RESIDUAL_FORMS",
     "CovariateInput",
     "CovariateTable",
     "TruncatedNormal",
-    "RESIDUAL_FORMS",
     "add_residual_error",
     "get_residual_form",
     "sample_covariates",
@@ -294,7 +294,7 @@ def add_residual_error(
     rng: np.random.Generator,
     *,
     form: str | None = None,
-    lloq_mg_per_L: float = 0.0,  # noqa: N803 - unit suffix per STYLE.md §3
+    lloq_mg_per_L: float = 0.0,
 ) -> FloatArray:
     """Simulated observations with the model's residual error, censored below a limit.
 
