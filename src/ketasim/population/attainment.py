@@ -93,7 +93,8 @@ def compute_target_attainment(time_h: FloatArray, conc: FloatArray, target: Targ
     when the largest sample is >= it. Time above a threshold ``c*`` is summed over grid
     segments, with linear interpolation of the crossing inside a segment: a segment from
     ``(t0, c0)`` to ``(t1, c1)`` contributes ``t1 - t0`` when both ends are >= ``c*``, 0 when
-    both are below, else the part on the threshold's side, ``(t1 - t0) |c_end - c*| / |c1 - c0|`` of the end above.
+    both are below, else the part on the threshold's side,
+    ``(t1 - t0) |c_end - c*| / |c1 - c0|`` of the end above.
 
     Parameters
     ----------
