@@ -30,6 +30,7 @@ __all__ = [
     "check_parameters",
     "coerce_covariates",
     "compute_individual_parameters",
+    "derive_per_dose_covariates",
     "is_modifier",
     "resolve_covariates",
 ]
@@ -440,6 +441,29 @@ def resolve_covariates(
     check_validity_range(spec, {**checked, **values})
     weight = values.get("WT", checked.get("WT"))
     return ResolvedCovariates(values, tuple(notes), weight, tuple(unused))
+
+
+def derive_per_dose_covariates(
+    spec: ModelSpec, regimen: Regimen, given: Mapping[str, Any]
+) -> dict[str, float]:
+    """Covariates the model file derives from the dose (``per_dose``) that ``given`` lacks.
+
+    A covariate whose route has no dose in ``regimen`` does not act on it; it takes the
+    covariate's reference value so that the model's expressions can be evaluated.
+
+    Raises
+    ------
+    ParameterError
+        When the doses on that route are per kg, differ in size, or are not a whole number of
+        units (e.g. 28-mg nasal devices).
+    """
+    out: dict[str, float] = {}
+    for name, cov in spec.covariates.items():
+        if cov.per_dose is None or name in given:
+            continue
+        n = _count_from_dose(spec, name, regimen)
+        out[name] = float(cov.reference) if n is None else n
+    return out
 
 
 def _dose_text(regimen: Regimen, route: str) -> str:

@@ -44,10 +44,20 @@ def start_app(*args: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     env = dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from ketasim.cli import main; sys.exit(main())",
-         "app", "--port", str(port), *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sys; from ketasim.cli import main; sys.exit(main())",
+            "app",
+            "--port",
+            str(port),
+            *args,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     return proc, line

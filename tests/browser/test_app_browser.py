@@ -33,8 +33,9 @@ def settle(page: Any) -> None:
     page.wait_for_timeout(200)
 
 
-def set_regimen(page: Any, k: int, *, label: str, dose: str, unit: str, route: str,
-                dur: str, cov: str = "") -> None:  # fmt: skip
+def set_regimen(
+    page: Any, k: int, *, label: str, dose: str, unit: str, route: str, dur: str, cov: str = ""
+) -> None:
     if k > 1:
         page.check(f"#r{k}_on")
     page.fill(f"#r{k}_label", label)
@@ -51,8 +52,9 @@ def set_regimen(page: Any, k: int, *, label: str, dose: str, unit: str, route: s
 def build_two(p: Page) -> None:
     pg = p.page
     set_regimen(pg, 1, label=IV.label, dose="0.5", unit="mg/kg", route="iv", dur="40")
-    set_regimen(pg, 2, label=IN.label, dose="84", unit="mg", route="intranasal", dur="0",
-                cov="NDEV=3")  # fmt: skip
+    set_regimen(
+        pg, 2, label=IN.label, dose="84", unit="mg", route="intranasal", dur="0", cov="NDEV=3"
+    )
     pg.wait_for_function("document.querySelectorAll('#summary tr[data-regimen]').length == 4")
 
 
@@ -69,9 +71,13 @@ def api_numbers(s: Scenario) -> dict[tuple[str, str, str], float]:
     out: dict[tuple[str, str, str], float] = {}
     for arm in compute_comparison(s).arms:
         for x in arm.summaries:
-            for key, v in (("cmax", x.cmax), ("tmax_h", x.tmax_h), ("auc", x.auc),
-                           ("time_in_zone_h", x.time_in_zone_h),
-                           ("accumulation", x.accumulation)):  # fmt: skip
+            for key, v in (
+                ("cmax", x.cmax),
+                ("tmax_h", x.tmax_h),
+                ("auc", x.auc),
+                ("time_in_zone_h", x.time_in_zone_h),
+                ("accumulation", x.accumulation),
+            ):
                 out[(x.regimen, x.analyte, key)] = v
     return out
 
@@ -134,9 +140,15 @@ def test_walkthrough_compare_log_population_downloads(app_page: Page) -> None:
     assert s.population_n == 1000
     assert_same_numbers(page_numbers(pg), api_numbers(s))
     html = files["dl_report"].read_text(encoding="utf-8")
-    for needle in ("research and education only", "SHA-256", "perez_ruixo_2021",
-                   "doi:10.1007/s40262-020-00953-4", "data:image/png;base64,", IN.label,
-                   "5-95 % of 1000 simulated subjects"):  # fmt: skip
+    for needle in (
+        "research and education only",
+        "SHA-256",
+        "perez_ruixo_2021",
+        "doi:10.1007/s40262-020-00953-4",
+        "data:image/png;base64,",
+        IN.label,
+        "5-95 % of 1000 simulated subjects",
+    ):
         assert needle in html
     assert "seed = 1" in html
     assert "s_norketamine" in files["dl_csv"].read_text(encoding="utf-8")
@@ -221,7 +233,7 @@ def test_hostile_inputs_refused_and_other_sessions_served(
     # script and markup in text fields: shown as text, never run
     pg.fill("#r1_dose", "0.5")
     pg.select_option("#r1_dose_unit", "mg/kg")
-    evil = "<script>window.__pwned=1;alert(1)</script><img src=x onerror=\"alert(2)\">"
+    evil = '<script>window.__pwned=1;alert(1)</script><img src=x onerror="alert(2)">'
     pg.fill("#r1_label", evil)
     pg.fill("#title", evil)
     pg.fill("#drugs", evil)

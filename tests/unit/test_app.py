@@ -26,16 +26,26 @@ from ketasim.scenario import Patient, RegimenSpec, Scenario, ScenarioError
 
 TWO = {
     **get_default_inputs(),
-    "r2_on": True, "r2_label": "IN", "r2_model": "perez_ruixo_2021", "r2_dose": 84,
-    "r2_dose_unit": "mg", "r2_route": "intranasal", "r2_sched": "once", "r2_cov": "NDEV=3",
-}  # fmt: skip
+    "r2_on": True,
+    "r2_label": "IN",
+    "r2_model": "perez_ruixo_2021",
+    "r2_dose": 84,
+    "r2_dose_unit": "mg",
+    "r2_route": "intranasal",
+    "r2_sched": "once",
+    "r2_cov": "NDEV=3",
+}
 
 
 def test_default_form_is_iv_half_mg_per_kg_over_40_min() -> None:
     s = get_scenario_from_inputs(get_default_inputs())
     (r,) = s.regimens
-    assert (r.dose, r.duration, r.route, r.model) == ("0.5 mg/kg", "40 min", "iv",
-                                                      "perez_ruixo_2021")  # fmt: skip
+    assert (r.dose, r.duration, r.route, r.model) == (
+        "0.5 mg/kg",
+        "40 min",
+        "iv",
+        "perez_ruixo_2021",
+    )
 
 
 def test_second_slot_only_when_ticked() -> None:
@@ -45,13 +55,18 @@ def test_second_slot_only_when_ticked() -> None:
 
 def test_form_round_trip_through_scenario() -> None:
     s = Scenario(
-        (RegimenSpec("a", "simons_2022", "0.25 mg/kg", duration="40 min", every="3.5 d",
-                     count=6),
-         RegimenSpec("b", "simons_2022", "50 mg", route="sublingual", weekdays=("mon", "thu"),
-                     weeks=2)),
+        (
+            RegimenSpec(
+                "a", "simons_2022", "0.25 mg/kg", duration="40 min", every="3.5 d", count=6
+            ),
+            RegimenSpec(
+                "b", "simons_2022", "50 mg", route="sublingual", weekdays=("mon", "thu"), weeks=2
+            ),
+        ),
         Patient(weight="70 kg", age="30 yr", interacting_drugs=("rifampicin",)),
-        seed=4, population_n=300,
-    )  # fmt: skip
+        seed=4,
+        population_n=300,
+    )
     assert get_scenario_from_inputs(get_inputs_from_scenario(s)) == s
 
 
@@ -72,8 +87,9 @@ def test_parse_assignments_refuses_text() -> None:
 
 
 def test_safety_profile_from_conditions() -> None:
-    p = get_safety_profile(Patient(conditions=("pregnant", "hepatic_impairment:severe",
-                                               "cardiovascular:avm")))  # fmt: skip
+    p = get_safety_profile(
+        Patient(conditions=("pregnant", "hepatic_impairment:severe", "cardiovascular:avm"))
+    )
     assert p.pregnant and p.hepatic_impairment == "severe"
     assert p.cardiovascular == ("av_malformation",)
 
@@ -108,9 +124,16 @@ def test_plotly_js_ships_in_the_plotly_wheel() -> None:
 
 @pytest.mark.parametrize(
     ("host", "local"),
-    [("127.0.0.1", True), ("127.5.0.1", True), ("localhost", True), ("::1", True),
-     ("0.0.0.0", False), ("192.168.1.5", False), ("example.org", False)],
-)  # fmt: skip
+    [
+        ("127.0.0.1", True),
+        ("127.5.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("example.org", False),
+    ],
+)
 def test_is_local_host(host: str, local: bool) -> None:
     assert is_local_host(host) is local
 
@@ -154,3 +177,16 @@ def test_app_remote_with_flag_warns_and_prints_address(
     assert calls == [{"host": "0.0.0.0", "port": port, "log_level": "warning", "ws": "auto"}]
     assert f"http://0.0.0.0:{port}/" in out.getvalue()
     assert "no login" in capsys.readouterr().err
+
+
+def test_model_note_shows_evidence_tier() -> None:
+    from ketasim import load_model
+    from ketasim.app.panels import get_model_note
+
+    note = str(get_model_note(load_model("simons_2022")))
+    assert "evidence: published" in note and "Simons" in note
+
+
+def test_form_seed_must_be_whole() -> None:
+    with pytest.raises(ScenarioError, match=r"seed 1\.5"):
+        get_scenario_from_inputs({**get_default_inputs(), "seed": 1.5})

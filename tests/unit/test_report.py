@@ -29,8 +29,9 @@ from ketasim.scenario import Patient, RegimenSpec, Scenario
 from ketasim.simulate import simulate
 
 IV = RegimenSpec("IV 0.5 mg/kg over 40 min", "perez_ruixo_2021", "0.5 mg/kg", duration="40 min")
-IN = RegimenSpec("IN 84 mg", "perez_ruixo_2021", "84 mg", route="intranasal",
-                 covariates={"NDEV": 3})  # fmt: skip
+IN = RegimenSpec(
+    "IN 84 mg", "perez_ruixo_2021", "84 mg", route="intranasal", covariates={"NDEV": 3}
+)
 SCEN = Scenario((IV, IN), Patient(weight="70 kg", age="45 yr"), title="iv vs in")
 
 
@@ -128,7 +129,7 @@ def test_report_escapes_text_and_carries_provenance(comparison) -> None:  # type
     data = (resources.files("ketasim.library") / "herd_2007.toml").read_bytes()
     assert hashlib.sha256(data).hexdigest() in html
     assert "research and education only" in html
-    assert "http://" not in html.split("<pre id=\"scenario\">")[0].split("</style>")[1]
+    assert "http://" not in html.split('<pre id="scenario">')[0].split("</style>")[1]
 
 
 def test_model_sha256_of_library_file() -> None:
@@ -138,8 +139,11 @@ def test_model_sha256_of_library_file() -> None:
 
 def test_summary_csv_has_no_nan_cells(comparison) -> None:  # type: ignore[no-untyped-def]
     text = get_summary_csv(comparison)
-    rows = list(csv.reader(io.StringIO("\n".join(
-        line for line in text.splitlines() if not line.startswith("#")))))  # fmt: skip
+    rows = list(
+        csv.reader(
+            io.StringIO("\n".join(line for line in text.splitlines() if not line.startswith("#")))
+        )
+    )
     assert rows[0][:4] == ["regimen", "model", "analyte", "cmax_ng/mL"]
     assert not any(c.lower() == "nan" for r in rows for c in r)
     assert len(rows) == 5
@@ -183,3 +187,22 @@ def test_run_output_equal_to_scenario_refused(
     assert main(["run", str(sc), "--out", str(sc)], out=io.StringIO()) == 2
     assert sc.read_bytes() == before
     assert "--out" in capsys.readouterr().err
+
+
+def test_refusal_holds_when_comparisons_run_in_threads() -> None:
+    # the app computes comparisons in a thread pool: warning capture must not race
+    from concurrent.futures import ThreadPoolExecutor
+
+    bad = Scenario((RegimenSpec("huge", "herd_2007", "1000000 mg"),), Patient(weight="20 kg"))
+    good = Scenario((RegimenSpec("ok", "herd_2007", "1 mg/kg"),), Patient(weight="20 kg"))
+
+    def run(s: Scenario) -> str:
+        try:
+            compute_comparison(s)
+        except ParameterError as exc:
+            return str(exc)
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(run, [bad, good] * 8))
+    assert all("refused" in g for g in got[0::2]) and all(g == "ok" for g in got[1::2])

@@ -187,3 +187,10 @@ def test_each_profile_condition_is_screened_for_esketamine_or_ketamine() -> None
     }
     missing = set(CONDITION_KEYS) - screened
     assert missing == set(), missing
+
+
+def test_subgroup_ratios_are_not_offered_for_automatic_application() -> None:
+    r = screen_profile(PatientProfile(renal_impairment="severe"), "esketamine", route="intranasal")
+    m = next(x for x in r.modifiers if x.modifier_id == "renal_impairment_esketamine_nasal")
+    assert m.transfers is None and "choose the subgroup" in m.transfer_note
+    assert r.get_modifier_ids() == ()

@@ -18,9 +18,14 @@ __all__ = ["create_app", "get_plotly_js_path"]
 
 def get_plotly_js_path() -> Path:
     """Path of ``plotly.min.js`` inside the installed ``plotly`` package."""
-    import plotly
+    import importlib.util
 
-    return Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        from ketasim.errors import KetasimError
+
+        raise KetasimError("the app needs plotly: pip install 'ketasim[app]'")
+    return Path(spec.origin).resolve().parent / "package_data" / "plotly.min.js"
 
 
 def create_app() -> Any:

@@ -39,7 +39,9 @@ def _caption(comp: Comparison) -> Tag:
 
 
 def _num(x: float, key: str = "") -> Tag:
-    return tags.td({"class": "num", "data-value": repr(float(x)), "data-key": key}, format_number(x))
+    return tags.td(
+        {"class": "num", "data-value": repr(float(x)), "data-key": key}, format_number(x)
+    )
 
 
 def get_summary_table(comp: Comparison) -> Tag:
@@ -49,11 +51,19 @@ def get_summary_table(comp: Comparison) -> Tag:
         *(
             tags.th(h)
             for h in (
-                "regimen", "model", "analyte", f"Cmax ({u})", "Tmax (h)", f"AUC 0-end ({u}·h)",
-                "zone", "time in zone (h)", "accumulation (Cmax last/first dose)", "notes",
+                "regimen",
+                "model",
+                "analyte",
+                f"Cmax ({u})",
+                "Tmax (h)",
+                f"AUC 0-end ({u}·h)",
+                "zone",
+                "time in zone (h)",
+                "accumulation (Cmax last/first dose)",
+                "notes",
             )
         )
-    )  # fmt: skip
+    )
     body = []
     for arm in comp.arms:
         for s in arm.summaries:
@@ -85,8 +95,10 @@ def get_notes(comp: Comparison) -> Tag:
     items = [tags.li(f"{a.spec.label}: {n}") for a in comp.arms for n in a.notes]
     return tags.div(
         {"class": "ks-note", "id": "notes"},
-        tags.p("Typical patient; summaries from the solution on a fine grid with every dose, "
-               "infusion end and lag time (not from the plotted points)."),  # fmt: skip
+        tags.p(
+            "Typical patient; summaries from the solution on a fine grid with every dose, "
+            "infusion end and lag time (not from the plotted points)."
+        ),
         tags.ul(*items) if items else "",
     )
 
@@ -97,11 +109,16 @@ def get_interaction_table(comp: Comparison) -> Tag | str:
         return ""
     rows = [
         tags.tr(
-            tags.td(i.regimen), tags.td(i.modifier_id), tags.td(i.analyte), tags.td(i.metric),
-            _num(i.ratio), tags.td(f"{format_number(i.baseline)} {i.unit}"),
-            tags.td(f"{format_number(i.adjusted)} {i.unit}"), tags.td(i.source),
+            tags.td(i.regimen),
+            tags.td(i.modifier_id),
+            tags.td(i.analyte),
+            tags.td(i.metric),
+            _num(i.ratio),
+            tags.td(f"{format_number(i.baseline)} {i.unit}"),
+            tags.td(f"{format_number(i.adjusted)} {i.unit}"),
+            tags.td(i.source),
             tags.td({"class": "ks-note"}, i.note),
-        )  # fmt: skip
+        )
         for i in comp.interactions
     ]
     return tags.div(
@@ -109,10 +126,24 @@ def get_interaction_table(comp: Comparison) -> Tag | str:
         tags.table(
             {"class": "ks-table", "id": "interactions"},
             _caption(comp),
-            tags.tr(*(tags.th(h) for h in ("regimen", "finding", "analyte", "metric", "ratio",
-                                           "baseline", "with the drug", "source", "note"))),
+            tags.tr(
+                *(
+                    tags.th(h)
+                    for h in (
+                        "regimen",
+                        "finding",
+                        "analyte",
+                        "metric",
+                        "ratio",
+                        "baseline",
+                        "with the drug",
+                        "source",
+                        "note",
+                    )
+                )
+            ),
             *rows,
-        ),  # fmt: skip
+        ),
     )
 
 
@@ -122,11 +153,17 @@ def get_risk_panel(comp: Comparison) -> Tag:
     for arm in comp.arms:
         rows = [
             tags.tr(
-                tags.td(r["item"]), tags.td(r["what"]), tags.td(r["threshold"]),
-                tags.td(r["analyte"]), tags.td(r["basis"]), _num(float(r["time_h_median"])),
-                _num(float(r["share_reaching"])), tags.td(r["source"]), tags.td(r["where"]),
+                tags.td(r["item"]),
+                tags.td(r["what"]),
+                tags.td(r["threshold"]),
+                tags.td(r["analyte"]),
+                tags.td(r["basis"]),
+                _num(float(r["time_h_median"])),
+                _num(float(r["share_reaching"])),
+                tags.td(r["source"]),
+                tags.td(r["where"]),
                 tags.td({"class": "ks-note"}, r["notes"]),
-            )  # fmt: skip
+            )
             for r in arm.risk.to_rows()
         ]
         skipped = [tags.li(f"{i}: {why}") for i, why in arm.risk.skipped]
@@ -136,11 +173,25 @@ def get_risk_panel(comp: Comparison) -> Tag:
             tags.table(
                 {"class": "ks-table risk"},
                 _caption(comp),
-                tags.tr(*(tags.th(h) for h in ("item", "what", "threshold", "analyte", "basis",
-                                               "time (h)", "reached", "source", "where",
-                                               "notes"))),
+                tags.tr(
+                    *(
+                        tags.th(h)
+                        for h in (
+                            "item",
+                            "what",
+                            "threshold",
+                            "analyte",
+                            "basis",
+                            "time (h)",
+                            "reached",
+                            "source",
+                            "where",
+                            "notes",
+                        )
+                    )
+                ),
                 *rows,
-            ),  # fmt: skip
+            ),
             tags.details(tags.summary("Not applicable here"), tags.ul(*skipped)) if skipped else "",
             tags.ul({"class": "ks-note"}, *notes) if notes else "",
         ]
@@ -151,10 +202,14 @@ def get_risk_panel(comp: Comparison) -> Tag:
             {"class": "ks-table", "id": "effect_models"},
             tags.tr(tags.th("model"), tags.th("endpoint"), tags.th("drug form"), tags.th("source")),
             *(
-                tags.tr(tags.td(m.id), tags.td(m.endpoint), tags.td(m.drug_form),
-                        tags.td(f"{m.source.format()}; {m.where}"))
+                tags.tr(
+                    tags.td(m.id),
+                    tags.td(m.endpoint),
+                    tags.td(m.drug_form),
+                    tags.td(f"{m.source.format()}; {m.where}"),
+                )
                 for m in lib.models.values()
-            ),  # fmt: skip
+            ),
         ),
     ]
     return tags.div({"id": "risk"}, *parts)
@@ -162,7 +217,11 @@ def get_risk_panel(comp: Comparison) -> Tag:
 
 def _evidence(m: ModelSpec) -> str:
     ev = getattr(m, "evidence", None)
-    return str(ev) if ev else "not recorded yet"
+    if ev is None:
+        return "not recorded"
+    tier = getattr(ev, "tier", ev)
+    note = getattr(ev, "note", "")
+    return f"{tier} ({note})" if note else str(tier)
 
 
 def get_model_note(m: ModelSpec) -> Tag:
@@ -208,8 +267,21 @@ def get_model_panel(ranked: Sequence[tuple[ModelSpec, bool]]) -> Tag:
     return tags.table(
         {"class": "ks-table", "id": "models"},
         tags.caption({"class": "ks-caption"}, DISCLAIMER),
-        tags.tr(*(tags.th(h) for h in ("model", "filter", "evidence", "drug", "routes",
-                                       "analytes", "population (guidance)", "sampling",
-                                       "source"))),
+        tags.tr(
+            *(
+                tags.th(h)
+                for h in (
+                    "model",
+                    "filter",
+                    "evidence",
+                    "drug",
+                    "routes",
+                    "analytes",
+                    "population (guidance)",
+                    "sampling",
+                    "source",
+                )
+            )
+        ),
         *rows,
-    )  # fmt: skip
+    )

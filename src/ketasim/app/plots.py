@@ -96,22 +96,45 @@ def get_concentration_figure(
                 _, med_y = _xy(pop.time_h, med)
                 band = f"{label}: {a} 5-95 % (n = {pop.n})"
                 data.append(
-                    {"type": "scatter", "mode": "lines", "x": xs, "y": lo_y, "showlegend": False,
-                     "legendgroup": f"r{i}", "line": {"width": 0, "color": colour},
-                     "hoverinfo": "skip"}
-                )  # fmt: skip
+                    {
+                        "type": "scatter",
+                        "mode": "lines",
+                        "x": xs,
+                        "y": lo_y,
+                        "showlegend": False,
+                        "legendgroup": f"r{i}",
+                        "line": {"width": 0, "color": colour},
+                        "hoverinfo": "skip",
+                    }
+                )
                 data.append(
-                    {"type": "scatter", "mode": "lines", "x": xs, "y": hi_y, "fill": "tonexty",
-                     "name": band, "legendgroup": f"r{i}", "opacity": 0.2,
-                     "line": {"width": 0, "color": colour}, "fillcolor": colour + "33",
-                     "hoverinfo": "skip"}
-                )  # fmt: skip
+                    {
+                        "type": "scatter",
+                        "mode": "lines",
+                        "x": xs,
+                        "y": hi_y,
+                        "fill": "tonexty",
+                        "name": band,
+                        "legendgroup": f"r{i}",
+                        "opacity": 0.2,
+                        "line": {"width": 0, "color": colour},
+                        "fillcolor": colour + "33",
+                        "hoverinfo": "skip",
+                    }
+                )
                 data.append(
-                    {"type": "scatter", "mode": "lines", "x": xs, "y": med_y,
-                     "name": f"{label}: {a} median (n = {pop.n})", "legendgroup": f"r{i}",
-                     "line": {"color": colour, "dash": "dot", "width": 1}}
-                )  # fmt: skip
-    shapes, notes = [], []
+                    {
+                        "type": "scatter",
+                        "mode": "lines",
+                        "x": xs,
+                        "y": med_y,
+                        "name": f"{label}: {a} median (n = {pop.n})",
+                        "legendgroup": f"r{i}",
+                        "line": {"color": colour, "dash": "dot", "width": 1},
+                    }
+                )
+    shapes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
     if show_zones:
         from ketasim.library.effects import load_effects
 
@@ -123,20 +146,37 @@ def get_concentration_figure(
             if level > 3 * y_max:
                 continue  # NOTE: far above every curve; listed in the Effects and risk tab
             shapes.append(
-                {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": level,
-                 "y1": level, "line": {"color": "#888", "width": 1, "dash": "dash"}}
-            )  # fmt: skip
+                {
+                    "type": "line",
+                    "xref": "paper",
+                    "x0": 0,
+                    "x1": 1,
+                    "yref": "y",
+                    "y0": level,
+                    "y1": level,
+                    "line": {"color": "#888", "width": 1, "dash": "dash"},
+                }
+            )
             notes.append(
-                {"xref": "paper", "x": 1, "xanchor": "right", "y": level, "yanchor": "bottom",
-                 "text": html.escape(f"{z.name} ({z.printed})", quote=False), "showarrow": False,
-                 "font": {"size": 9, "color": "#666"},
-                 "hovertext": html.escape(f"{z.source.format()}; {z.where}", quote=False)}
-            )  # fmt: skip
+                {
+                    "xref": "paper",
+                    "x": 1,
+                    "xanchor": "right",
+                    "y": level,
+                    "yanchor": "bottom",
+                    "text": html.escape(f"{z.name} ({z.printed})", quote=False),
+                    "showarrow": False,
+                    "font": {"size": 9, "color": "#666"},
+                    "hovertext": html.escape(f"{z.source.format()}; {z.where}", quote=False),
+                }
+            )
     if log_axis and notes:
         for n in notes:
-            n["y"] = float(np.log10(max(n["y"], 1e-12)))
-    footer = html.escape(DISCLAIMER, quote=False) + "<br>Sources: " + html.escape(
-        "; ".join(comparison.get_citations()), quote=False
+            n["y"] = float(np.log10(max(float(n["y"]), 1e-12)))
+    footer = (
+        html.escape(DISCLAIMER, quote=False)
+        + "<br>Sources: "
+        + html.escape("; ".join(comparison.get_citations()), quote=False)
     )
     layout: dict[str, Any] = {
         "margin": {"l": 60, "r": 20, "t": 30, "b": 120},
@@ -150,10 +190,19 @@ def get_concentration_figure(
         "shapes": shapes,
         "annotations": [
             *notes,
-            {"xref": "paper", "yref": "paper", "x": 0, "y": -0.16, "xanchor": "left",
-             "yanchor": "top", "showarrow": False, "align": "left", "text": footer,
-             "font": {"size": 9, "color": "#555"}},
-        ],  # fmt: skip
+            {
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0,
+                "y": -0.16,
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+                "align": "left",
+                "text": footer,
+                "font": {"size": 9, "color": "#555"},
+            },
+        ],
         "hovermode": "closest",
         "template": None,
     }

@@ -47,20 +47,35 @@ def get_monograph_panel(name: str) -> Tag:
         for st in items:
             label = []
             if st.status:
-                label.append(", ".join(x for x in (st.status.replace("_", "-"),
-                                                   st.jurisdiction, st.authority) if x))  # fmt: skip
+                label.append(
+                    ", ".join(
+                        x for x in (st.status.replace("_", "-"), st.jurisdiction, st.authority) if x
+                    )
+                )
             if st.severity != "information":
                 label.append(st.severity.replace("_", " "))
             head = "".join(f"[{b}] " for b in label)
             text = f'"{st.text}"' if st.quoted else st.text
-            extra = [tags.div({"class": "ks-note"}, f"Frequency: {st.frequency}")] if st.frequency else []
+            extra = (
+                [tags.div({"class": "ks-note"}, f"Frequency: {st.frequency}")]
+                if st.frequency
+                else []
+            )
             extra += [
                 tags.div({"class": "ks-note"}, "Published ratio: " + format_modifier_effects(m))
                 for m in st.modifier_ids
             ]
             if st.section == "faq":
-                lis.append(tags.li({"data-statement": st.id}, tags.strong(f"Q: {st.question}"),
-                                   tags.br(), f"A: {text}", refs(st), *extra))  # fmt: skip
+                lis.append(
+                    tags.li(
+                        {"data-statement": st.id},
+                        tags.strong(f"Q: {st.question}"),
+                        tags.br(),
+                        f"A: {text}",
+                        refs(st),
+                        *extra,
+                    )
+                )
             else:
                 lis.append(tags.li({"data-statement": st.id}, head + text, refs(st), *extra))
         body += [tags.h5(title), tags.ul(*lis)]
@@ -75,15 +90,29 @@ def _pk_table(mono_id: str) -> Tag:
     pk = compute_pk_summary(mono_id)
     if not pk.rows:
         return tags.p("No library model simulates this compound.")
-    head = ("regimen", "model", "evidence", "analyte", "Cmax (ng/mL)", "Tmax (h)",
-            "AUC0-24 (ng/mL·h)", "t1/2 (h)", "source")  # fmt: skip
+    head = (
+        "regimen",
+        "model",
+        "evidence",
+        "analyte",
+        "Cmax (ng/mL)",
+        "Tmax (h)",
+        "AUC0-24 (ng/mL·h)",
+        "t1/2 (h)",
+        "source",
+    )
     rows = [
         tags.tr(
-            tags.td(r.regimen.label), tags.td(r.model_id), tags.td(r.evidence_tier or "n/a"),
-            tags.td(r.analyte), tags.td(format_number(r.cmax_ng_per_mL)),
-            tags.td(format_number(r.tmax_h)), tags.td(format_number(r.auc_0_24_ng_h_per_mL)),
-            tags.td(format_number(r.terminal_half_life_h)), tags.td(r.model_citation),
-        )  # fmt: skip
+            tags.td(r.regimen.label),
+            tags.td(r.model_id),
+            tags.td(r.evidence_tier or "n/a"),
+            tags.td(r.analyte),
+            tags.td(format_number(r.cmax_ng_per_mL)),
+            tags.td(format_number(r.tmax_h)),
+            tags.td(format_number(r.auc_0_24_ng_h_per_mL)),
+            tags.td(format_number(r.terminal_half_life_h)),
+            tags.td(r.model_citation),
+        )
         for r in pk.rows
     ]
     return tags.div(
@@ -97,29 +126,39 @@ def get_screen_panel(result: ScreenResult) -> Tag:
     findings = [
         tags.tr(
             {"class": f"sev-{f.severity}"},
-            tags.td(f.severity.replace("_", " ")), tags.td(f.text), tags.td(f.matched),
+            tags.td(f.severity.replace("_", " ")),
+            tags.td(f.text),
+            tags.td(f.matched),
             tags.td(tags.ul(*(tags.li(s) for s in f.sources))),
-        )  # fmt: skip
+        )
         for f in result.findings
     ]
     mods = [
         tags.tr(
-            tags.td(m.perpetrator), tags.td(m.effects), tags.td(m.source),
+            tags.td(m.perpetrator),
+            tags.td(m.effects),
+            tags.td(m.source),
             tags.td("yes" if m.transfers else "no" if m.transfers is not None else "unknown"),
             tags.td(m.transfer_note),
-            tags.td("yes" if m.applied_to_simulation else
-                    "no (the curves are not adjusted; see the interaction table)"),
-        )  # fmt: skip
+            tags.td(
+                "yes"
+                if m.applied_to_simulation
+                else "no (the curves are not adjusted; see the interaction table)"
+            ),
+        )
         for m in result.modifiers
     ]
     parts: list[Any] = [
         tags.p({"class": "ks-notice"}, result.disclaimer),
-        tags.p(f"Screen of {result.drug_name} ({result.route or 'any route'}) for: "
-               f"{result.profile.describe()}"),  # fmt: skip
+        tags.p(
+            f"Screen of {result.drug_name} ({result.route or 'any route'}) for: "
+            f"{result.profile.describe()}"
+        ),
         tags.table(
             {"class": "ks-table", "id": "screen_findings"},
-            tags.tr(tags.th("severity"), tags.th("statement"), tags.th("because"),
-                    tags.th("source")),  # fmt: skip
+            tags.tr(
+                tags.th("severity"), tags.th("statement"), tags.th("because"), tags.th("source")
+            ),
             *findings,
         )
         if findings
@@ -129,11 +168,21 @@ def get_screen_panel(result: ScreenResult) -> Tag:
         parts.append(
             tags.table(
                 {"class": "ks-table", "id": "screen_modifiers"},
-                tags.tr(*(tags.th(h) for h in ("drug", "published effect", "source",
-                                               "transfers to this route", "why",
-                                               "applied to the simulation"))),
+                tags.tr(
+                    *(
+                        tags.th(h)
+                        for h in (
+                            "drug",
+                            "published effect",
+                            "source",
+                            "transfers to this route",
+                            "why",
+                            "applied to the simulation",
+                        )
+                    )
+                ),
                 *mods,
-            )  # fmt: skip
+            )
         )
     if result.gaps:
         parts.append(tags.ul({"class": "ks-note"}, *(tags.li(g) for g in result.gaps)))

@@ -22,11 +22,11 @@ from shiny import Inputs, Outputs, Session, reactive, render, ui
 from ketasim.app import panels, reference
 from ketasim.app.plots import get_concentration_figure
 from ketasim.app.state import (
-    get_inputs_from_scenario,
     get_safety_profile,
     get_scenario_from_inputs,
     slot_id,
 )
+from ketasim.app.updates import apply_scenario, get_input_ids
 from ketasim.errors import KetasimError
 from ketasim.library import list_models, load_model
 from ketasim.population import PopulationResult
@@ -39,31 +39,12 @@ from ketasim.report.comparison import (
 )
 from ketasim.scenario import MAX_REGIMENS, MAX_SCENARIO_BYTES, Scenario, load_scenario_bytes
 
-__all__ = ["POOL", "make_server"]
+__all__ = ["COMPARE_POOL", "POOL", "make_server"]
 
 #: shared by every session: population runs and report rendering, off the event loop
 POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ketasim-app")
-
-_SLOT_FIELDS = (
-    "on", "label", "model", "dose", "dose_unit", "route", "dur", "dur_unit", "sched", "every",
-    "every_unit", "count", "days", "weeks", "start", "load_on", "load_dose", "load_unit",
-    "load_route", "load_dur", "load_dur_unit", "cov",
-)  # fmt: skip
-_FIELDS = (
-    "title", "weight", "age", "sex", "covariates", "drugs", "conditions", "until", "step",
-    "seed", "pop_n", "unit",
-)  # fmt: skip
-_NUMERIC = {"weight", "age", "until", "step", "seed", "pop_n"} | {
-    f"r{k}_{n}"
-    for k in range(1, MAX_REGIMENS + 1)
-    for n in ("dose", "dur", "every", "count", "weeks", "start", "load_dose", "load_dur")
-}
-_TEXT = {"title", "covariates", "drugs"} | {
-    f"r{k}_{n}" for k in range(1, MAX_REGIMENS + 1) for n in ("label", "cov")
-}
-_CHECK = {f"r{k}_{n}" for k in range(1, MAX_REGIMENS + 1) for n in ("on", "load_on")}
-_GROUP = {"conditions"} | {f"r{k}_days" for k in range(1, MAX_REGIMENS + 1)}
-_RADIO = {f"r{k}_sched" for k in range(1, MAX_REGIMENS + 1)}
+#: comparisons (typical-subject runs), off the event loop and apart from population runs
+COMPARE_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ketasim-compare")
 
 
 class _Progress:
@@ -86,16 +67,9 @@ class _Progress:
             return self.done, self.total, self.n, time.perf_counter() - self.t0
 
 
-def _input_ids() -> list[str]:
-    ids = list(_FIELDS)
-    for k in range(1, MAX_REGIMENS + 1):
-        ids += [slot_id(k, n) for n in _SLOT_FIELDS if not (k == 1 and n == "on")]
-    return ids
-
-
 def make_server() -> Callable[[Inputs, Outputs, Session], None]:
     """The Shiny server function."""
-    ids = _input_ids()
+    ids = get_input_ids()
 
     def server(input: Inputs, output: Outputs, session: Session) -> None:
         pop_data: reactive.Value[tuple[Scenario, list[PopulationResult], float] | None] = (
@@ -118,14 +92,18 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
                 return None, str(exc)
 
         @reactive.calc
-        def comparison_or_error() -> tuple[Comparison | None, str]:
+        async def comparison_or_error() -> tuple[Comparison | None, str]:
+            # NOTE: in a thread, so a slow model (transit chains: seconds) never blocks the
+            # event loop that serves every other session
             s, err = scenario_or_error()
             if s is None:
                 return None, err
+            loop = asyncio.get_running_loop()
             try:
-                return compute_comparison(s), ""
+                comp = await loop.run_in_executor(COMPARE_POOL, compute_comparison, s)
             except KetasimError as exc:
                 return None, str(exc)
+            return comp, ""
 
         def current_population(comp: Comparison | None) -> list[PopulationResult] | None:
             got = pop_data()
@@ -136,15 +114,13 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             same = same and s.grid == comp.scenario.grid and s.seed == comp.scenario.seed
             return res if same else None
 
-        # --- model pickers and routes -----------------------------------------------------------
+        # --- model pickers and routes -------------------------------------------------------------
         @reactive.effect
         def _filter_models() -> None:
             ranked = get_matching_models(
                 input.f_drug() or None, input.f_route() or None, input.f_pop() or None
             )
-            choices = {
-                m.id: m.id if ok else f"{m.id} (outside the filter)" for m, ok in ranked
-            }
+            choices = {m.id: m.id if ok else f"{m.id} (outside the filter)" for m, ok in ranked}
             for k in range(1, MAX_REGIMENS + 1):
                 with reactive.isolate():
                     cur = input[slot_id(k, "model")]()
@@ -182,7 +158,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
         for k in range(1, MAX_REGIMENS + 1):
             route_updater(k)
 
-        # --- plots ---------------------------------------------------------------------------------
+        # --- plots --------------------------------------------------------------------------------
         def figure(comp: Comparison | None, pop: list[PopulationResult] | None) -> dict[str, Any]:
             if comp is None:
                 return {"data": [], "layout": {"yaxis": {"type": "linear"}}, "config": {}}
@@ -197,40 +173,42 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
 
         @reactive.effect
         async def _draw() -> None:
-            comp, _ = comparison_or_error()
+            comp, _ = await comparison_or_error()
             fig = figure(comp, current_population(comp))
             await session.send_custom_message("ketasim-plot", {"id": "conc_plot", "figure": fig})
 
         @reactive.effect
         async def _draw_pop() -> None:
-            comp, _ = comparison_or_error()
+            comp, _ = await comparison_or_error()
             pop = current_population(comp)
             fig = figure(comp if pop is not None else None, pop)
             await session.send_custom_message("ketasim-plot", {"id": "pop_plot", "figure": fig})
 
-        # --- tables and panels ------------------------------------------------------------------
+        # --- tables and panels --------------------------------------------------------------------
         @render.ui
-        def status() -> Any:
-            comp, err = comparison_or_error()
+        async def status() -> Any:
+            comp, err = await comparison_or_error()
             if comp is None:
                 return ui.div({"class": "ks-error", "id": "error"}, err)
             return panels.get_notes(comp)
 
         @render.ui
-        def summary_table() -> Any:
-            comp, _ = comparison_or_error()
+        async def summary_table() -> Any:
+            comp, _ = await comparison_or_error()
             return ui.div() if comp is None else panels.get_summary_table(comp)
 
         @render.ui
-        def interaction_table() -> Any:
-            comp, _ = comparison_or_error()
+        async def interaction_table() -> Any:
+            comp, _ = await comparison_or_error()
             return ui.div() if comp is None else panels.get_interaction_table(comp)
 
         @render.ui
-        def risk_panel() -> Any:
-            comp, err = comparison_or_error()
+        async def risk_panel() -> Any:
+            comp, err = await comparison_or_error()
             if comp is None:
                 return ui.div({"class": "ks-error"}, err)
+            loop = asyncio.get_running_loop()  # NOTE: the risk summary is computed on first use
+            await loop.run_in_executor(COMPARE_POOL, lambda: [a.risk for a in comp.arms])
             return panels.get_risk_panel(comp)
 
         @render.ui
@@ -240,7 +218,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             )
             return panels.get_model_panel(ranked)
 
-        # --- monograph and safety screen ------------------------------------------------------
+        # --- monograph and safety screen ----------------------------------------------------------
         @render.ui
         def monograph_panel() -> Any:
             try:
@@ -265,7 +243,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
                 return ui.div({"class": "ks-error", "id": "screen_error"}, str(exc))
             return reference.get_screen_panel(result)
 
-        # --- population ----------------------------------------------------------------------------
+        # --- population ---------------------------------------------------------------------------
         @reactive.extended_task
         async def pop_task(
             comp: Comparison, n: int
@@ -279,8 +257,8 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
 
         @reactive.effect
         @reactive.event(input.pop_run)
-        def _start_population() -> None:
-            comp, err = comparison_or_error()
+        async def _start_population() -> None:
+            comp, err = await comparison_or_error()
             pop_error.set("")
             if comp is None:
                 pop_error.set(f"fix the regimens first: {err}")
@@ -316,7 +294,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             pop_data.set(None)
 
         @render.ui
-        def pop_status() -> Any:
+        async def pop_status() -> Any:
             if pop_error():
                 return ui.div({"class": "ks-error", "id": "pop_error"}, pop_error())
             if pop_task.status() == "running":
@@ -335,7 +313,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
                         f"{done} of {total} done, {elapsed:.1f} s"
                     ),
                 )
-            comp, _ = comparison_or_error()
+            comp, _ = await comparison_or_error()
             got = pop_data()
             if got is None:
                 return ui.div({"class": "ks-note"}, "No population run yet.")
@@ -351,7 +329,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
                 f"seeds {', '.join(str(r.seed) for r in res)}, in {elapsed:.1f} s.",
             )
 
-        # --- scenario upload -----------------------------------------------------------------------
+        # --- scenario upload ----------------------------------------------------------------------
         @reactive.effect
         @reactive.event(input.upload)
         def _upload() -> None:
@@ -362,8 +340,11 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             name = str(f.get("name", "scenario"))
             if int(f.get("size", 0)) > MAX_SCENARIO_BYTES:
                 upload_msg.set(
-                    ("error", f"{name}: {f.get('size')} bytes; a scenario is at most "
-                              f"{MAX_SCENARIO_BYTES} bytes")  # fmt: skip
+                    (
+                        "error",
+                        f"{name}: {f.get('size')} bytes; a scenario is at most "
+                        f"{MAX_SCENARIO_BYTES} bytes",
+                    )
                 )
                 return
             with Path(f["datapath"]).open("rb") as fh:
@@ -381,32 +362,8 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             except KetasimError as exc:
                 upload_msg.set(("error", str(exc)))
                 return
-            _apply(s)
+            apply_scenario(s)
             upload_msg.set(("ok", f"loaded {name}"))
-
-        def _apply(s: Scenario) -> None:
-            values = get_inputs_from_scenario(s)
-            for k, r in enumerate(s.regimens, 1):
-                routes = list(load_model(r.model).routes)
-                ui.update_select(slot_id(k, "route"), choices=routes, selected=r.route)
-                load_route = r.loading.route if r.loading else routes[0]
-                ui.update_select(slot_id(k, "load_route"), choices=routes, selected=load_route)
-            for key, v in values.items():
-                if key.endswith("_route") or key.endswith("load_route"):
-                    continue
-                if key in _NUMERIC:
-                    ui.update_numeric(key, value=v)
-                elif key in _TEXT:
-                    ui.update_text(key, value=v)
-                elif key in _CHECK:
-                    if key != "r1_on":
-                        ui.update_checkbox(key, value=bool(v))
-                elif key in _GROUP:
-                    ui.update_checkbox_group(key, selected=list(v))
-                elif key in _RADIO:
-                    ui.update_radio_buttons(key, selected=v)
-                else:
-                    ui.update_select(key, selected=v)
 
         @render.ui
         def upload_status() -> Any:
@@ -416,9 +373,9 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             cls = "ks-error" if kind == "error" else "ks-note"
             return ui.div({"class": cls, "id": "upload_msg"}, msg)
 
-        # --- downloads -------------------------------------------------------------------------------
-        def need_comparison() -> Comparison:
-            comp, err = comparison_or_error()
+        # --- downloads ----------------------------------------------------------------------------
+        async def need_comparison() -> Comparison:
+            comp, err = await comparison_or_error()
             if comp is None:
                 raise KetasimError(err)
             return comp
@@ -434,34 +391,30 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
         async def dl_report() -> Any:
             from ketasim.report.html import get_report_html
 
-            comp = need_comparison()
+            comp = await need_comparison()
             pop = current_population(comp)
             loop = asyncio.get_running_loop()
-            yield await loop.run_in_executor(
-                POOL, lambda: get_report_html(comp, population=pop)
-            )
+            yield await loop.run_in_executor(POOL, lambda: get_report_html(comp, population=pop))
 
         @render.download_button(filename="ketasim-summary.csv", media_type="text/csv")
-        def dl_csv() -> Any:
+        async def dl_csv() -> Any:
             from ketasim.report.tables import get_summary_csv
 
-            yield get_summary_csv(need_comparison())
+            yield get_summary_csv(await need_comparison())
 
         @render.download_button(filename="ketasim-curves.csv", media_type="text/csv")
-        def dl_curves() -> Any:
+        async def dl_curves() -> Any:
             from ketasim.report.tables import get_curves_csv
 
-            yield get_curves_csv(need_comparison())
+            yield get_curves_csv(await need_comparison())
 
         @render.download_button(filename="ketasim-figure.png", media_type="image/png")
         async def dl_png() -> Any:
             from ketasim.report.figures import get_comparison_png
 
-            comp = need_comparison()
+            comp = await need_comparison()
             pop = current_population(comp)
             loop = asyncio.get_running_loop()
-            yield await loop.run_in_executor(
-                POOL, lambda: get_comparison_png(comp, population=pop)
-            )
+            yield await loop.run_in_executor(POOL, lambda: get_comparison_png(comp, population=pop))
 
     return server

@@ -115,6 +115,14 @@ def _number(values: Mapping[str, Any], key: str, what: str) -> float | None:
     return x
 
 
+def _whole(x: float | None, what: str, default: int) -> int:
+    if x is None:
+        return default
+    if x != int(x) or x < 0:
+        raise ScenarioError(f"{what} {x:g} must be a whole number >= 0")
+    return int(x)
+
+
 def _q(x: float, unit: str) -> str:
     text = repr(float(x))  # shortest text that reads back to the same float
     return f"{text.removesuffix('.0')} {unit}"
@@ -210,8 +218,8 @@ def get_scenario_from_inputs(values: Mapping[str, Any]) -> Scenario:
         grid=GridSpec(
             until=_q(until, "h") if until else None, step=_q(step, "min") if step else None
         ),
-        seed=int(seed) if seed is not None and seed == int(seed) and seed >= 0 else 1,
-        population_n=int(n) if n is not None and n == int(n) and n >= 0 else 0,
+        seed=_whole(seed, "seed", 1),
+        population_n=_whole(n, "population size", 0),
         title=str(values.get("title") or ""),
         unit=str(values.get("unit") or "ng/mL"),
     )
@@ -342,9 +350,7 @@ def get_safety_profile(patient: Patient) -> Any:
     kw: dict[str, Any] = {"cardiovascular": []}
     for c in patient.conditions:
         if c not in CONDITIONS:
-            raise ScenarioError(
-                f"condition {c!r} is not known; use one of {', '.join(CONDITIONS)}"
-            )
+            raise ScenarioError(f"condition {c!r} is not known; use one of {', '.join(CONDITIONS)}")
         key, _, level = c.partition(":")
         if key == "cardiovascular":
             kw["cardiovascular"].append(level)

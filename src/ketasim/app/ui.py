@@ -25,11 +25,17 @@ from ketasim.scenario import MAX_REGIMENS, WEEKDAYS
 __all__ = ["build_ui"]
 
 _SLOT_DEFAULTS: dict[int, dict[str, Any]] = {
-    2: {"label": "Intranasal 84 mg", "dose": 84.0, "dose_unit": "mg", "route": "intranasal",
-        "dur": 0.0, "cov": "NDEV=3"},
+    2: {
+        "label": "Intranasal 84 mg",
+        "dose": 84.0,
+        "dose_unit": "mg",
+        "route": "intranasal",
+        "dur": 0.0,
+        "cov": "NDEV=3",
+    },
     3: {"label": "IV 0.25 mg/kg over 40 min", "dose": 0.25, "dose_unit": "mg/kg", "dur": 40.0},
     4: {"label": "Oral 56 mg", "dose": 56.0, "dose_unit": "mg", "route": "oral", "dur": 0.0},
-}  # fmt: skip
+}
 
 
 def _slot(k: int, models: dict[str, str]) -> Any:
@@ -39,7 +45,9 @@ def _slot(k: int, models: dict[str, str]) -> Any:
     def v(name: str, default: Any = None) -> Any:
         return own.get(name, default)
 
-    sid = lambda name: slot_id(k, name)  # noqa: E731
+    def sid(name: str) -> str:
+        return slot_id(k, name)
+
     head = (
         ui.input_checkbox(sid("on"), f"Regimen {k}", value=k == 1)
         if k > 1
@@ -51,10 +59,11 @@ def _slot(k: int, models: dict[str, str]) -> Any:
         ui.output_ui(sid("model_note")),
         ui.layout_columns(
             ui.input_numeric(sid("dose"), "Dose", value=v("dose"), min=0),
-            ui.input_select(sid("dose_unit"), "unit", choices=list(DOSE_UNITS),
-                            selected=v("dose_unit")),
+            ui.input_select(
+                sid("dose_unit"), "unit", choices=list(DOSE_UNITS), selected=v("dose_unit")
+            ),
             col_widths=(7, 5),
-        ),  # fmt: skip
+        ),
         ui.input_select(sid("route"), "Route", choices=[v("route", "iv")], selected=v("route")),
         ui.layout_columns(
             ui.input_numeric(sid("dur"), "Infusion over (0: bolus)", value=v("dur", 0), min=0),
@@ -88,10 +97,11 @@ def _slot(k: int, models: dict[str, str]) -> Any:
             f"input.{sid('load_on')}",
             ui.layout_columns(
                 ui.input_numeric(sid("load_dose"), "Loading dose", value=1.0, min=0),
-                ui.input_select(sid("load_unit"), "unit", choices=list(DOSE_UNITS),
-                                selected="mg/kg"),
+                ui.input_select(
+                    sid("load_unit"), "unit", choices=list(DOSE_UNITS), selected="mg/kg"
+                ),
                 col_widths=(7, 5),
-            ),  # fmt: skip
+            ),
             ui.input_select(sid("load_route"), "Loading route", choices=[v("route", "iv")]),
             ui.layout_columns(
                 ui.input_numeric(sid("load_dur"), "over", value=10, min=0),
@@ -99,8 +109,9 @@ def _slot(k: int, models: dict[str, str]) -> Any:
                 col_widths=(7, 5),
             ),
         ),
-        ui.input_text(sid("cov"), "Covariates for this regimen", value=v("cov", ""),
-                      placeholder="e.g. NDEV=3"),  # fmt: skip
+        ui.input_text(
+            sid("cov"), "Covariates for this regimen", value=v("cov", ""), placeholder="e.g. NDEV=3"
+        ),
     )
     if k > 1:
         body = ui.panel_conditional(f"input.{sid('on')}", body)
@@ -117,19 +128,22 @@ def build_ui(
         "Patient",
         ui.input_numeric("weight", "Weight (kg)", value=d["weight"], min=0),
         ui.input_numeric("age", "Age (yr)", value=d["age"], min=0),
-        ui.input_select("sex", "Sex", choices={"": "not given", "male": "male",
-                                                "female": "female"}),  # fmt: skip
+        ui.input_select(
+            "sex", "Sex", choices={"": "not given", "male": "male", "female": "female"}
+        ),
         ui.input_text("covariates", "Model covariates", placeholder="e.g. ASIAN=0, JAPANESE=0"),
         ui.input_text("drugs", "Interacting drugs", placeholder="e.g. clarithromycin"),
-        ui.input_checkbox_group("conditions", "Conditions (for the safety screen)",
-                                choices=CONDITIONS),  # fmt: skip
+        ui.input_checkbox_group(
+            "conditions", "Conditions (for the safety screen)", choices=CONDITIONS
+        ),
     )
     filters = ui.accordion_panel(
         "Model filter (suitable models first)",
         ui.input_select("f_drug", "Drug form", choices={"": "any", **{x: x for x in drugs}}),
         ui.input_select("f_route", "Route", choices={"": "any", **{x: x for x in routes}}),
-        ui.input_select("f_pop", "Population", choices={"": "any", "adult": "adult",
-                                                        "child": "child"}),  # fmt: skip
+        ui.input_select(
+            "f_pop", "Population", choices={"": "any", "adult": "adult", "child": "child"}
+        ),
     )
     regimens = ui.accordion_panel(
         "Regimens (up to four)", *[_slot(k, models) for k in range(1, MAX_REGIMENS + 1)]
@@ -174,15 +188,19 @@ def build_ui(
     )
     screen = ui.nav_panel(
         "Safety screen",
-        ui.p("Screens the patient (conditions, age, sex, interacting drugs in the sidebar) "
-             "against the monograph of regimen 1's drug for its route."),  # fmt: skip
+        ui.p(
+            "Screens the patient (conditions, age, sex, interacting drugs in the sidebar) "
+            "against the monograph of regimen 1's drug for its route."
+        ),
         ui.input_action_button("screen_run", "Run the screen", class_="btn-primary"),
         ui.output_ui("screen_panel"),
     )
     files = ui.nav_panel(
         "Report and files",
-        ui.p("Downloads reproduce the comparison shown (the scenario file runs with "
-             "`ketasim run scenario.toml`)."),  # fmt: skip
+        ui.p(
+            "Downloads reproduce the comparison shown (the scenario file runs with "
+            "`ketasim run scenario.toml`)."
+        ),
         ui.download_button("dl_scenario", "Scenario (.toml)"),
         ui.download_button("dl_report", "Report (.html)"),
         ui.download_button("dl_csv", "Summary table (.csv)"),
@@ -202,7 +220,13 @@ def build_ui(
         head,
         ui.div({"class": "ks-notice", "id": "notice"}, DISCLAIMER),
         ui.navset_tab(
-            compare, population, risk, model, monograph, screen, files,
+            compare,
+            population,
+            risk,
+            model,
+            monograph,
+            screen,
+            files,
             ui.nav_panel("About", ui.p(INTENDED_USE)),
             id="tabs",
         ),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -30,11 +31,14 @@ COMMANDS: tuple[str, ...] = (
     "simulate",
     "effects",
     "population",
+    "tci",
+    "design",
     "library",
     "compare_models",
     "info",
     "screen",
     "run",
+    "nca",
     "app",
     "demo",
 )
@@ -46,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ketasim",
         description="Ketamine and metabolite pharmacokinetics. " + DISCLAIMER,
     )
+    from ketasim import __version__
+
+    p.add_argument("--version", action="version", version=f"ketasim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"ketasim.cli.{name}").register(sub)
@@ -86,3 +93,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+        except KeyboardInterrupt:
+            print("ketasim: interrupted; nothing was written", file=sys.stderr)
+            return 130
+        except MemoryError:
+            print(
+                "ketasim: error: not enough memory for this run: use fewer subjects or output "
+                "times",
+                file=sys.stderr,
+            )
+            return 2
+        except Exception as exc:  # NOTE: no traceback for users; KETASIM_DEBUG=1 shows it
+            if os.environ.get("KETASIM_DEBUG"):
+                raise
+            print(
+                f"ketasim: internal error ({type(exc).__name__}: {exc}); please report it with "
+                "the command line (set KETASIM_DEBUG=1 for details)",
+                file=sys.stderr,
+            )
+            return 3

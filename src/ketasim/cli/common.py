@@ -31,7 +31,9 @@ import numpy as np
 
 from ketasim.errors import KetasimError, ModelError, UnitError
 from ketasim.events import Regimen
-from ketasim.library import list_models, load_model, load_model_file
+from ketasim.grids import get_default_grid
+from ketasim.individual import ResolvedCovariates, resolve_covariates
+from ketasim.library import format_provenance, list_models, load_model, load_model_file
 from ketasim.nca import compute_auc, compute_cmax
 from ketasim.results import Result
 from ketasim.simulate import simulate
@@ -50,16 +52,22 @@ def resolve_model(name: str) -> ModelSpec:
         return get_builtin_model(name)
     if name.endswith(".toml") or os.sep in name:
         return load_model_file(name)
-    try:
-        return load_model(name)
-    except ModelError:
+    known = list_models()
+    if "+" not in name and name not in known:
         raise ModelError(
             f"unknown model {name!r}; built-ins: {', '.join(BUILTIN_MODELS)}; library: "
-            f"{', '.join(list_models())}; or give a path to a .toml model file"
-        ) from None
+            f"{', '.join(known)}; or give a path to a .toml model file"
+        )
+    try:
+        return load_model(name)
+    except ModelError as exc:
+        if "+" in name:  # a composed id: name it as written, then the part at fault
+            raise ModelError(f"model {name!r}: {exc}") from None
+        raise
 
 
 def parse_assignments(items: Sequence[str], what: str) -> dict[str, str]:
+    """``NAME=VALUE`` options as a mapping; a name given twice is an error."""
     out: dict[str, str] = {}
     for item in items:
         if "=" not in item:
@@ -68,6 +76,8 @@ def parse_assignments(items: Sequence[str], what: str) -> dict[str, str]:
         k = k.strip()
         if not k:
             raise UsageError(f"{what} {item!r} has an empty name")
+        if k in out:
+            raise UsageError(f"{what} {k} is given twice ({out[k]} and {v.strip()}): give it once")
         out[k] = v.strip()
     return out
 
@@ -108,23 +118,27 @@ def simulate_regimen_args(
     regimen = Regimen.from_quantities(
         args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
     )
-    covs = get_covariates(spec, args)
-    until = (
-        to_unit(args.until, "h", what="--until") if args.until else regimen.get_end_time_h() + 24.0
+    resolved = get_covariates(spec, args, regimen)
+    covs = dict(resolved.values)
+    weight_given = args.weight is not None or any(
+        k.strip().upper() == "WT" for k in parse_assignments(args.covariate or [], "--covariate")
     )
-    if until <= 0:
-        raise UsageError(f"--until {args.until} must be after the first dose")
-    step = to_unit(args.step, "h", what="--step") if args.step else max(1 / 60, until / 2000)
-    if step <= 0:
-        raise UsageError("--step must be > 0")
-    if until / step > 200_000:
+    if regimen.has_per_kg_doses and not weight_given:
         raise UsageError(
-            f"--until/--step give {until / step:.0f} time points; use a coarser --step"
+            f"--dose {args.dose!r} is per kg: give the body weight with --weight (e.g. '70 kg')"
         )
-    times = np.arange(0.0, until + step / 2, step)
-    weight = covs.get("WT")
-    if weight is None and args.weight is not None:
-        weight = to_unit(args.weight, "kg", what="--weight")
+    until = to_unit(args.until, "h", what="--until") if args.until else None
+    step = to_unit(args.step, "h", what="--step") if args.step else None
+    if until is not None and not until > 0:
+        raise UsageError(f"--until {args.until}: the output window must end after time 0")
+    if until is not None and until > 1e6:
+        raise UsageError(f"--until {args.until}: more than 1e6 h (114 years) is not a regimen")
+    if step is not None and not step > 0:
+        raise UsageError(f"--step {args.step} must be > 0")
+    if step is not None and until is not None and step > until:
+        raise UsageError(f"--step {args.step} is longer than --until {args.until}")
+    # NOTE: library policy: an even grid that contains every dose, infusion-end and lag time
+    times = get_default_grid(regimen, until_h=until, step_h=step, spec=spec, covariates=covs)
     return simulate(
         spec,
         regimen,
@@ -132,7 +146,7 @@ def simulate_regimen_args(
         covariates=covs,
         params=params,
         unit=unit,
-        weight_kg=weight if "WT" not in spec.covariates else None,
+        weight_kg=resolved.weight_kg if "WT" not in spec.covariates else None,
     )
 
 
@@ -180,51 +194,42 @@ def refuse_regimen_options(args: argparse.Namespace, context: str) -> None:
 
 
 def format_model_line(spec: ModelSpec) -> str:
-    """One header line naming the model, its source and its sampling site."""
-    text = f"model {spec.id}: {spec.name}"
-    if spec.citation:
-        text += f"; source: {spec.citation.format()}"
-    evidence = getattr(spec, "evidence", None)
-    if evidence:
-        text += f"; evidence: {evidence}"
-    return text + f"; sampling: {spec.sampling}"
+    """One header line naming the model, its source, evidence tier and sampling site."""
+    return format_provenance(spec)
 
 
-def get_covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, float]:
-    given: dict[str, float] = {}
-    for flag, (name, unit) in _COVARIATE_FLAGS.items():
-        val = getattr(args, flag)
+def get_covariates(
+    spec: ModelSpec, args: argparse.Namespace, regimen: Regimen | None = None
+) -> ResolvedCovariates:
+    """Covariates from ``--weight/--age/--sex/--covariate``: each used, checked or refused.
+
+    Notes (a reference value used, a value derived from the dose) go to stderr. A covariate
+    given twice (e.g. ``--weight`` and ``--covariate WT=``) is an error.
+    """
+    given: dict[str, Any] = {}
+    flags: dict[str, str] = {}
+    for flag, (name, _unit) in _COVARIATE_FLAGS.items():
+        val = getattr(args, flag, None)
         if val is not None:
-            given[name] = to_unit(val, unit, what=f"--{flag}")
-    if args.sex is not None:
-        given["SEX"] = {"male": 0.0, "m": 0.0, "female": 1.0, "f": 1.0}.get(
-            args.sex.lower(), np.nan
-        )
-        if np.isnan(given["SEX"]):
-            raise UsageError(f"--sex {args.sex!r} must be male or female")
-    for k, v in parse_assignments(args.covariate, "--covariate").items():
-        if k not in spec.covariates:
-            raise ModelError(
-                f"model {spec.id} has no covariate {k!r}; covariates: "
-                + (", ".join(spec.covariates) or "none")
-            )
-        cu = spec.covariates[k].unit
-        given[k] = to_unit(v, cu, what=f"--covariate {k}") if cu else float(v)
-    covs: dict[str, float] = {}
-    for name, cov in spec.covariates.items():
-        if name in given:
-            covs[name] = given[name]
-        else:
-            covs[name] = cov.reference
-            print(
-                f"note: {name} not given; using the model's reference {cov.reference:g} "
-                f"{cov.unit}".rstrip(),
-                file=sys.stderr,
-            )
-    extra = set(given) - set(spec.covariates)
-    if extra - {"SEX", "AGE"}:
-        raise ModelError(f"model {spec.id} does not use covariate(s) {', '.join(sorted(extra))}")
-    return covs
+            given[name] = val
+            flags[name] = f"--{flag}"
+    sex = getattr(args, "sex", None)
+    if sex is not None:
+        code = {"male": 0.0, "m": 0.0, "female": 1.0, "f": 1.0}.get(sex.strip().lower())
+        if code is None:
+            raise UsageError(f"--sex {sex!r} must be male or female")
+        given["SEX"] = code
+        flags["SEX"] = "--sex"
+    for k, v in parse_assignments(getattr(args, "covariate", []) or [], "--covariate").items():
+        key = k.upper() if k.upper() in spec.covariates else k
+        if key in given:
+            raise UsageError(f"--covariate {k}={v} repeats {flags[key]}: give each covariate once")
+        given[key] = v
+        flags[key] = f"--covariate {k}"
+    resolved = resolve_covariates(spec, given, regimen=regimen)
+    for note in resolved.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return resolved
 
 
 def print_summary(res: Result, unit: str, out: TextIO, exposure: Any = None) -> None:

@@ -6,7 +6,9 @@ import argparse
 from typing import Any, TextIO
 
 from ketasim.cli.common import (
+    UsageError,
     add_regimen_args,
+    format_model_line,
     param_values,
     parse_assignments,
     resolve_model,
@@ -20,12 +22,22 @@ __all__ = ["cmd_effects", "register"]
 def cmd_effects(args: argparse.Namespace, out: TextIO) -> int:
     from ketasim.risk import compute_risk_summary
 
+    for option in ("plot", "unit"):
+        if getattr(args, option, None) is not None:
+            raise UsageError(f"--{option} does not apply to effects (a table of times and shares)")
+    if getattr(args, "molar", False):
+        raise UsageError("--molar does not apply to effects (thresholds keep their published unit)")
+    if getattr(args, "interaction", None):
+        raise UsageError(
+            "--interaction does not apply to effects: simulate with it and read the zones there"
+        )
     spec = resolve_model(args.model)
     params = param_values(spec, parse_assignments(args.param, "--param"))
     res = simulate_regimen_args(spec, args, params)
     summary = compute_risk_summary(res)
     print(f"# {summary.disclaimer}", file=out)
-    print(f"# model {spec.id} ({spec.sampling} sampling); {args.dose} {args.route}", file=out)
+    print(f"# {format_model_line(spec)}", file=out)
+    print(f"# regimen: {args.dose} {args.route}", file=out)
     print(
         f"{'item':<36} {'analyte':<14} {'threshold':<24} {'time (h)':>9} {'reached':>8}  source",
         file=out,

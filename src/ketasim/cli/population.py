@@ -8,6 +8,7 @@ summaries (CSV or Parquet), percentile curves (CSV) and a percentile-band plot (
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ from ketasim.units import format_unit_suffix, get_conc_factor, to_unit
 
 __all__ = ["register"]
 
+_MAX_SUBJECTS = 10_000_000  # beyond this a run takes hours on a laptop: refused unless asked
 _TARGET = re.compile(r"^\s*(\w+)\s*([<>])\s*(.+?)(?:\s+for\s+(.+?))?\s*$")
 
 
@@ -141,6 +143,21 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
         raise ParameterError(f"generic model {spec.id} has no IIV: use a library model")
     if args.n <= 0:
         raise ParameterError(f"--n {args.n}: the number of subjects must be > 0")
+    if args.n > _MAX_SUBJECTS and not args.allow_large:
+        raise ParameterError(
+            f"--n {args.n}: more than {_MAX_SUBJECTS:,} subjects is refused (hours of work); "
+            "add --allow-large to run it anyway"
+        )
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise ParameterError(f"--timeout {args.timeout:g}: give a positive number of seconds")
+    if args.scheduler is not None:
+        if args.dask:
+            raise ParameterError("give --dask (a local cluster) or --scheduler ADDRESS, not both")
+        if not re.match(r"^(tcp|tls|inproc|ws|wss|ucx)://[^\s/]+(:\d+)?/?$", args.scheduler):
+            raise ParameterError(
+                f"--scheduler {args.scheduler!r} is not a scheduler address: write e.g. "
+                "tcp://127.0.0.1:8786"
+            )
     params = param_values(spec, parse_assignments(args.param, "--param"))
     regimen = Regimen.from_quantities(
         args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
@@ -324,5 +341,10 @@ def register(sub: Any) -> None:
     p.add_argument("--dask", action="store_true", help="run on a local Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--timeout", type=float, default=10.0, help="scheduler connection timeout, s")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
+    p.add_argument(
+        "--allow-large",
+        action="store_true",
+        help=f"allow more than {_MAX_SUBJECTS:,} subjects",
+    )
     p.set_defaults(func=cmd_population)

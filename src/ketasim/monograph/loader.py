@@ -2,7 +2,7 @@
 
 Owns finding, reading and caching the bundled monographs and resolving names typed by users
 (``"Spravato"``, ``"S-ketamine"``, ``"racemic ketamine"``) to a monograph id, with a close-match
-suggestion when a name is unknown. The checks themselves live in ``schema.py``.
+suggestion when a name is unknown. The checks themselves live in ``parse.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ketasim.interactions import list_modifiers
-from ketasim.monograph.schema import Monograph, MonographError, parse_monograph
+from ketasim.monograph.parse import parse_monograph
+from ketasim.monograph.schema import Monograph, MonographError
 
 __all__ = ["list_monographs", "load_monograph", "load_monograph_file", "resolve_monograph_name"]
 

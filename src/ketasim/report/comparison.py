@@ -12,7 +12,8 @@ every front end displays, so that they agree to the last digit:
 - the risk summary against every published zone and effect model (:func:`compute_risk_summary`),
   interaction ratios for the patient's drugs (:mod:`ketasim.interactions`) and every note and
   warning, as text;
-- population bands (:func:`compute_population_bands`, :func:`ketasim.population.simulate_population`).
+- population bands (:func:`compute_population_bands`, through
+  :func:`ketasim.population.simulate_population`).
 
 It deliberately contains no pharmacokinetics: it calls ``simulate``, ``nca`` and
 ``risk``. A dose the plausibility guard warns about is refused here (:class:`ParameterError`
@@ -22,6 +23,7 @@ with the guard's message), so that no front end shows numbers for a likely unit 
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,12 +41,12 @@ from ketasim.nca import compute_auc, compute_cmax
 from ketasim.notices import DISCLAIMER
 from ketasim.plausibility import check_validity_range
 from ketasim.population import PopulationResult, simulate_population
+from ketasim.results import Result
 from ketasim.risk import RiskSummary, compute_risk_summary, compute_time_in_band
 from ketasim.scenario import RegimenSpec, Scenario, get_covariates, get_regimen
-from ketasim.results import Result
 from ketasim.simulate import simulate
-from ketasim.units import get_conc_factor as _unit_factor
 from ketasim.spec import ModelSpec
+from ketasim.units import get_conc_factor as _unit_factor
 
 __all__ = [
     "MAX_POPULATION_N",
@@ -63,6 +65,11 @@ FloatArray = npt.NDArray[np.float64]
 
 #: largest population the app and ``ketasim run`` simulate per regimen (subjects)
 MAX_POPULATION_N = 20_000
+
+# NOTE: ``warnings.catch_warnings`` swaps process-wide state (Python 3.11), so two threads
+# capturing at once could lose each other's warnings, and with them the plausibility refusal.
+# Every capture here holds this lock (the app runs comparisons in threads).
+_WARNINGS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,7 @@ class Arm:
 
     @functools.cached_property
     def _risk(self) -> tuple[RiskSummary, tuple[str, ...]]:
-        with warnings.catch_warnings(record=True) as caught:
+        with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             risk = compute_risk_summary(self.fine)
         return risk, tuple(dict.fromkeys(str(w.message) for w in caught))
@@ -239,9 +246,7 @@ def _dose_starts_h(regimen: Regimen) -> FloatArray:
     )
 
 
-def _summaries(
-    label: str, fine: Result, regimen: Regimen, unit: str
-) -> tuple[AnalyteSummary, ...]:
+def _summaries(label: str, fine: Result, regimen: Regimen, unit: str) -> tuple[AnalyteSummary, ...]:
     t = fine.time_h
     starts = _dose_starts_h(regimen)
     starts = starts[starts <= t[-1]]
@@ -303,7 +308,7 @@ def _run_arm(scenario: Scenario, reg: RegimenSpec) -> Arm:
     covs, cov_notes = get_covariates(spec, scenario.patient, reg)
     notes += cov_notes
     until_h, step_h = scenario.grid.get_until_h(), scenario.grid.get_step_h()
-    with warnings.catch_warnings(record=True) as caught:
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         age = scenario.patient.get_age_yr()
         check_validity_range(
@@ -342,9 +347,7 @@ def _run_arm(scenario: Scenario, reg: RegimenSpec) -> Arm:
 
 def _matching_modifiers(drug_names: Sequence[str]) -> list[Modifier]:
     wanted = [d.strip().lower() for d in drug_names if d.strip()]
-    return [
-        m for m in list_modifiers() if any(w and w in m.perpetrator.lower() for w in wanted)
-    ]
+    return [m for m in list_modifiers() if any(w and w in m.perpetrator.lower() for w in wanted)]
 
 
 def _interactions(arms: Sequence[Arm], drug_names: Sequence[str]) -> list[InteractionRow]:
@@ -356,18 +359,35 @@ def _interactions(arms: Sequence[Arm], drug_names: Sequence[str]) -> list[Intera
             except KetasimError as exc:
                 out.append(
                     InteractionRow(
-                        a.spec.label, mod.id, mod.perpetrator, "", "", float("nan"),
-                        float("nan"), float("nan"), "", mod.source, note=str(exc),
-                    )  # fmt: skip
+                        a.spec.label,
+                        mod.id,
+                        mod.perpetrator,
+                        "",
+                        "",
+                        float("nan"),
+                        float("nan"),
+                        float("nan"),
+                        "",
+                        mod.source,
+                        note=str(exc),
+                    )
                 )
                 continue
             for r in rows:
                 out.append(
                     InteractionRow(
-                        a.spec.label, mod.id, mod.perpetrator, r.analyte, r.metric, r.ratio,
-                        r.baseline, r.adjusted, r.unit, mod.source,
+                        a.spec.label,
+                        mod.id,
+                        mod.perpetrator,
+                        r.analyte,
+                        r.metric,
+                        r.ratio,
+                        r.baseline,
+                        r.adjusted,
+                        r.unit,
+                        mod.source,
                         note="published ratio applied to this summary only; curves unadjusted",
-                    )  # fmt: skip
+                    )
                 )
     return out
 
@@ -434,19 +454,19 @@ def compute_population_bands(
     base = comparison.scenario.seed if seed is None else seed
     out: list[PopulationResult] = []
     for i, arm in enumerate(comparison.arms):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # NOTE: the typical-subject run reported them
-            out.append(
-                simulate_population(
-                    arm.model,
-                    arm.regimen,
-                    arm.display.time_h,
-                    int(n),
-                    seed=base + i,
-                    covariates=arm.covariates,
-                    progress=False,
-                )
+        # NOTE: no warning capture here (it would swap process-wide state for seconds); a
+        # validity warning the typical run already noted may be shown again by the caller
+        out.append(
+            simulate_population(
+                arm.model,
+                arm.regimen,
+                arm.display.time_h,
+                int(n),
+                seed=base + i,
+                covariates=arm.covariates,
+                progress=False,
             )
+        )
         if on_arm is not None:
             on_arm(i + 1, len(comparison.arms))
     return out

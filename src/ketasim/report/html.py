@@ -55,9 +55,7 @@ def get_report_html(
         Time stamp printed in the report (default: now, UTC).
     """
     png = get_comparison_png(comparison, population=population)
-    risk_rows = [
-        (arm.spec.label, row) for arm in comparison.arms for row in arm.risk.to_rows()
-    ]
+    risk_rows = [(arm.spec.label, row) for arm in comparison.arms for row in arm.risk.to_rows()]
     return (
         _env()
         .get_template("report.html.j2")

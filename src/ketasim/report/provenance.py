@@ -68,7 +68,7 @@ def get_provenance(comparison: Comparison) -> Provenance:
                 where=m.citation.where if m.citation else "",
                 file=file,
                 sha256=sha,
-                evidence="" if ev is None else str(ev),
+                evidence="" if ev is None else str(getattr(ev, "tier", ev)),
             )
         )
     return Provenance(

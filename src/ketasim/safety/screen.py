@@ -195,10 +195,11 @@ def _transfer(
             "ketasim applies to a simulation."
         )
     caveat = ""
-    if len(set(applied_metrics)) < len(applied_metrics):
+    subgroups = len(set(applied_metrics)) < len(applied_metrics)
+    if subgroups:
         caveat = (
-            " The finding prints several ratios for the same analyte and metric (by subgroup); "
-            "check which subgroup applies."
+            " The finding prints several ratios for the same analyte and metric (by subgroup), "
+            "so it is not offered for automatic application: choose the subgroup's ratio first."
         )
     if drug != mono.library_drug:
         return False, (
@@ -216,6 +217,8 @@ def _transfer(
             "ratio does not transfer (first-pass effects differ by route) and ketasim refuses to "
             "apply it."
         )
+    if subgroups:
+        return None, f"Measured with this drug form and route.{caveat}"
     if applied:
         return True, (
             "Published ratio matches this drug form and route; applied to the simulation." + caveat
