@@ -35,7 +35,6 @@ from ketasim.notices import DISCLAIMER
 from ketasim.results import Result
 from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
-from ketasim.units import to_unit
 
 __all__ = ["cmd_simulate", "register"]
 
@@ -74,7 +73,6 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
     if args.fill != "nocb" or args.time_unit != "h":
         raise UsageError("--fill and --time-unit apply to a DATA.csv file, not to --dose")
     check_output_paths({"--out": args.out, "--plot": args.plot})
-    _check_step(args)
     res = simulate_regimen_args(spec, args, params, unit=unit)
     regimen, covs, weight = _regimen_inputs(spec, args)
     applied: list[str] = []
@@ -126,22 +124,9 @@ def _regimen_inputs(spec: ModelSpec, args: argparse.Namespace) -> tuple[Regimen,
     regimen = Regimen.from_quantities(
         args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
     )
-    covs = get_covariates(spec, args)
-    weight = covs.get("WT")
-    if weight is None and args.weight is not None:
-        weight = to_unit(args.weight, "kg", what="--weight")
-    return regimen, covs, weight if "WT" not in spec.covariates else None
-
-
-def _check_step(args: argparse.Namespace) -> None:
-    """A display step longer than the window leaves one output time: refuse it."""
-    if args.until and args.step:
-        until = to_unit(args.until, "h", what="--until")
-        step = to_unit(args.step, "h", what="--step")
-        if step > until > 0:
-            raise UsageError(
-                f"--step {args.step} is longer than --until {args.until}: give a shorter step"
-            )
+    resolved = get_covariates(spec, args, regimen)
+    weight = resolved.weight_kg if "WT" not in spec.covariates else None
+    return regimen, dict(resolved.values), weight
 
 
 def _check_out_suffix(path: str) -> None:
