@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ketasim import exposure
 from ketasim.errors import EventError, ParameterError
 from ketasim.events import Regimen
 from ketasim.exposure import TIME_TOL, compute_dose_intervals_h, compute_exposure
+from ketasim.exposure import compute as exposure
 from ketasim.library import load_model
 from ketasim.spec import get_builtin_model
 
