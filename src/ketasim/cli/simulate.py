@@ -130,8 +130,18 @@ def _regimen_inputs(spec: ModelSpec, args: argparse.Namespace) -> tuple[Regimen,
 
 
 def _check_out_suffix(path: str) -> None:
-    if not path.lower().endswith((".csv", ".parquet")):
-        raise UsageError(f"--out {path!r}: use a .csv or .parquet file name")
+    """A file is named .csv or .parquet; a device or FIFO (not a regular file) gets CSV."""
+    import os
+    import stat
+
+    if path.lower().endswith((".csv", ".parquet")):
+        return
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return
+    except OSError:
+        pass
+    raise UsageError(f"--out {path!r}: use a .csv or .parquet file name")
 
 
 def _write_result(res: Result, path: str) -> None:
