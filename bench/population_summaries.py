@@ -15,10 +15,10 @@ import argparse
 import time
 
 import numpy as np
+from population import CASES, TIMES_H, _regimen  # type: ignore[import-not-found]
 
 from ketasim.library import load_model
 from ketasim.population import simulate_population
-from population import CASES, TIMES_H, _regimen  # type: ignore[import-not-found]
 
 
 def main() -> None:
