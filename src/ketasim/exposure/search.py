@@ -167,27 +167,27 @@ def _secant_root(
     scale: FloatArray,
     segment: tuple[FloatArray, FloatArray],
 ) -> FloatArray:
-    """Root of the central-difference derivative near ``[lo, hi]`` (a smooth peak).
+    """Root of the central-difference derivative next to ``t0`` (a smooth peak's best sample).
 
     NOTE: ``g(x) = c(x + h) - c(x - h) = 2h c'(x) + h^3 c'''(x) / 3``, so its root is off the
     peak by about ``h^2 c''' / (6 c'')`` while its round-off moves the root by about
     ``eps c / (2 h c'')``; ``h = 1e-5`` of the time to the peak balances both near 1e-11
-    relative. ``[lo, hi]`` (the last bracket whose samples did not tie, about 1e-7 of the
-    time scale) brackets the root; the secant through ``g(lo), g(hi)`` is accepted within a
-    bracket width of it (else the best sample stays).
+    relative. The secant through ``g(t0 - d), g(t0 + d)``, ``d = 1e-6`` of that time (wider
+    than the top whose samples tie in round-off), is accepted within ``10 d`` of ``t0``
+    (else the best sample stays). ``lo, hi`` are unused bounds kept for the caller's bracket.
     """
-    w = hi - lo
-    x = np.column_stack([lo, hi])
+    d = 1e-6 * scale
+    x = np.column_stack([t0 - d, t0 + d])
     # the difference stays inside the dose interval (no dose between its points)
-    room = np.minimum(lo - segment[0], segment[1] - hi)
-    h = np.minimum(np.maximum(1e-5 * scale, w), np.maximum(room, 0.0))
+    room = np.minimum(x[:, 0] - segment[0], segment[1] - x[:, 1])
+    h = np.minimum(1e-5 * scale, np.maximum(room, 0.0))
     pts = np.column_stack([x[:, 0] - h, x[:, 0] + h, x[:, 1] - h, x[:, 1] + h])
     vals = ctx.at(m, np.repeat(ts, 4), pts.ravel(), analytes)
     v = vals[np.arange(pts.size), np.repeat(ta, 4)].reshape(-1, 4)
     g0, g1 = v[:, 1] - v[:, 0], v[:, 3] - v[:, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
         root = x[:, 0] + (x[:, 1] - x[:, 0]) * g0 / (g0 - g1)
-    ok = (h > 0) & (g0 != g1) & np.isfinite(root) & (root >= lo - w) & (root <= hi + w)
+    ok = (h > 0) & (g0 != g1) & np.isfinite(root) & (np.abs(root - t0) <= 10 * d)
     return np.where(ok, root, t0)
 
 
