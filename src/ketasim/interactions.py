@@ -208,7 +208,7 @@ class ModifiedRegimen:
 
 
 def apply_modifier(
-    regimen: Regimen, spec: ModelSpec, modifier: Modifier, route: str
+    regimen: Regimen, spec: ModelSpec, modifier: Modifier, route: str | None = None
 ) -> ModifiedRegimen:
     """Apply a published exposure ratio to the simulation itself, as a bioavailability change.
 
@@ -226,8 +226,9 @@ def apply_modifier(
     regimen : Regimen
     spec : ModelSpec
     modifier : Modifier
-    route : str
-        Route of the doses to adjust; must be the route the finding was measured for.
+    route : str, optional
+        Route of the doses to adjust; must be the route the finding was measured for (default:
+        that route, which some dose of the regimen must use; doses on other routes are kept).
 
     Returns
     -------
@@ -248,6 +249,16 @@ def apply_modifier(
     >>> mod.dose_factor, mod.regimen.doses[0].amt
     (2.6, 145.6)
     """
+    if route is None:
+        names = {d.route for d in regimen.doses}
+        match = [n for n in names if _ROUTE_ALIASES.get(n, n) == modifier.victim_route]
+        if not match:
+            raise ModelError(
+                f"modifier {modifier.id} was measured for the {modifier.victim_route} route; the "
+                f"regimen has doses by {', '.join(sorted(names))}: the published ratio does not "
+                "transfer"
+            )
+        route = match[0]
     _check_transfer(spec.drug, spec.id, modifier, route)
     r = spec.get_route(route)
     if route == "iv" or r.infusion:
