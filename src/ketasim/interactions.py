@@ -1,11 +1,13 @@
 """Drug interactions and individual factors as published exposure ratios (``modifiers.toml``).
 
-Owns loading and checking ``library/modifiers.toml`` and applying a published finding to a
-simulated regimen *as published*: the study's exposure ratio (AUC, Cmax) multiplies ketasim's
-exposure of the same analyte, and only when the regimen matches the conditions the ratio was
-measured under (drug form and route). It deliberately does not invent a mechanism (which
-clearance or first-pass step changed): the sources report exposure ratios, not model parameters,
-and oral ratios (dominated by first pass) must not be transferred to IV or nasal dosing.
+Owns loading and checking ``library/modifiers.toml`` and applying a published finding, only
+when the regimen matches the conditions the ratio was measured under (drug form and route):
+:func:`apply_modifier` changes the simulation itself (an extravascular finding's parent AUC
+ratio as a change of bioavailability, which reproduces that ratio exactly in a linear model),
+and :func:`compute_modified_exposure` multiplies a simulated exposure by each published ratio
+(for display). It deliberately does not invent a clearance change for IV findings (the
+sources report exposure ratios, not model parameters), and oral ratios (dominated by first
+pass) must not be transferred to IV or nasal dosing.
 """
 
 from __future__ import annotations
@@ -13,19 +15,23 @@ from __future__ import annotations
 import functools
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
 import numpy as np
 
 from ketasim.errors import ModelError
+from ketasim.events import Regimen
 from ketasim.nca import compute_auc, compute_cmax
 from ketasim.results import Result
+from ketasim.spec import ModelSpec
 
 __all__ = [
     "AdjustedExposure",
+    "ModifiedRegimen",
     "Modifier",
+    "apply_modifier",
     "compute_modified_exposure",
     "get_modifier",
     "list_modifiers",
@@ -146,17 +152,7 @@ def compute_modified_exposure(
         When the drug form or route differ from the study's: the published ratio does not
         transfer (for example an oral first-pass interaction applied to IV dosing).
     """
-    drug = _VICTIM_DRUG[modifier.victim]
-    if result.spec.drug != drug:
-        raise ModelError(
-            f"modifier {modifier.id} was measured with {modifier.victim}; model {result.spec.id} "
-            f"simulates {result.spec.drug}: the published ratio does not transfer"
-        )
-    if _ROUTE_ALIASES.get(route, route) != modifier.victim_route:
-        raise ModelError(
-            f"modifier {modifier.id} was measured for the {modifier.victim_route} route; the "
-            f"regimen is {route}: the published ratio does not transfer"
-        )
+    _check_transfer(result.spec.drug, result.spec.id, modifier, route)
     out: list[AdjustedExposure] = []
     for e in modifier.effects:
         ratio = e.get("ratio")
@@ -192,3 +188,118 @@ def _match_analyte(result: Result, name: str) -> str | None:
         if a == name or a.removeprefix("s_").removeprefix("r_") == name:
             return a
     return None
+
+
+@dataclass(frozen=True)
+class ModifiedRegimen:
+    """A regimen with a published interaction applied, and what was done to it.
+
+    ``regimen`` has every dose on the modifier's route multiplied by ``dose_factor`` (a change
+    of bioavailability, ``F x ratio``); ``note`` says so in one line, for output headers and
+    :attr:`ketasim.results.Result.notes`.
+    """
+
+    regimen: Regimen
+    dose_factor: float
+    mechanism: str
+    analyte: str
+    metric: str
+    note: str
+
+
+def apply_modifier(
+    regimen: Regimen, spec: ModelSpec, modifier: Modifier, route: str | None = None
+) -> ModifiedRegimen:
+    """Apply a published exposure ratio to the simulation itself, as a bioavailability change.
+
+    The parent's published AUC ratio ``r`` (``auc_0_inf``, else ``auc``) multiplies the amount
+    of every dose on the matching extravascular route: ``F' = r F``. In a linear model the
+    parent's AUC is ``F D / CL``, so its simulated AUC changes by exactly ``r`` (and, with all
+    doses on that route, every concentration does); this is how a CYP3A inhibitor acting on
+    first pass (the published mechanism of the oral findings) changes exposure. Not reproduced:
+    a published Cmax ratio different from ``r``, and metabolite ratios (the metabolites follow
+    the dose). IV findings are refused: their ratios reflect a clearance change the sources do
+    not give per model parameter.
+
+    Parameters
+    ----------
+    regimen : Regimen
+    spec : ModelSpec
+    modifier : Modifier
+    route : str, optional
+        Route of the doses to adjust; must be the route the finding was measured for (default:
+        that route, which some dose of the regimen must use; doses on other routes are kept).
+
+    Returns
+    -------
+    ModifiedRegimen
+
+    Raises
+    ------
+    ModelError
+        Drug form or route differ from the study's, the route is IV, or the finding reports no
+        AUC ratio of the parent.
+
+    Examples
+    --------
+    >>> from ketasim.library import load_model
+    >>> m = load_model("perez_ruixo_2021")
+    >>> mod = apply_modifier(Regimen.from_quantities("56 mg", route="oral"), m,
+    ...                      get_modifier("clarithromycin_oral_s_ketamine"), "oral")
+    >>> mod.dose_factor, mod.regimen.doses[0].amt
+    (2.6, 145.6)
+    """
+    if route is None:
+        names = {d.route for d in regimen.doses}
+        match = [n for n in names if _ROUTE_ALIASES.get(n, n) == modifier.victim_route]
+        if not match:
+            raise ModelError(
+                f"modifier {modifier.id} was measured for the {modifier.victim_route} route; the "
+                f"regimen has doses by {', '.join(sorted(names))}: the published ratio does not "
+                "transfer"
+            )
+        route = match[0]
+    _check_transfer(spec.drug, spec.id, modifier, route)
+    r = spec.get_route(route)
+    if route == "iv" or r.infusion:
+        raise ModelError(
+            f"modifier {modifier.id}: an IV finding is a change of clearance that the source "
+            "does not give per model parameter; its ratios can be shown, not applied"
+        )
+    effect = None
+    for metric in ("auc_0_inf", "auc"):
+        for e in modifier.effects:
+            if e.get("metric") == metric and e.get("analyte") == "ketamine" and e.get("ratio"):
+                effect = e
+                break
+        if effect is not None:
+            break
+    if effect is None:
+        raise ModelError(
+            f"modifier {modifier.id} reports no AUC ratio of the parent drug: nothing to apply"
+        )
+    ratio = float(effect["ratio"])
+    doses = tuple(replace(d, amt=d.amt * ratio) if d.route == route else d for d in regimen.doses)
+    note = (
+        f"interaction {modifier.id} applied to the simulation as a change of {route} "
+        f"bioavailability: {route} doses x{ratio:g} (published {effect['metric']} ratio of the "
+        f"parent, {modifier.source}); exact for the parent's AUC in this linear model; "
+        "metabolites follow the dose, not their published ratios"
+    )
+    return ModifiedRegimen(
+        Regimen(doses), ratio, "bioavailability", "ketamine", str(effect["metric"]), note
+    )
+
+
+def _check_transfer(drug: str, model_id: str, modifier: Modifier, route: str) -> None:
+    """Refuse a finding measured with another drug form or route (the ratio does not transfer)."""
+    if _VICTIM_DRUG[modifier.victim] != drug:
+        raise ModelError(
+            f"modifier {modifier.id} was measured with {modifier.victim}; model {model_id} "
+            f"simulates {drug}: the published ratio does not transfer"
+        )
+    if _ROUTE_ALIASES.get(route, route) != modifier.victim_route:
+        raise ModelError(
+            f"modifier {modifier.id} was measured for the {modifier.victim_route} route; the "
+            f"regimen is {route}: the published ratio does not transfer"
+        )

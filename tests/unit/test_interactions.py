@@ -68,3 +68,44 @@ def test_weight_outside_population_warns_in_api() -> None:
         simulate_regimen(
             m, Regimen.from_quantities("20 mg"), np.linspace(0, 4, 9), covariates={"WT": 120.0}
         )
+
+
+# --- issue 12: the interaction changes the simulation itself -----------------------------------
+def _perez_oral(dose: str = "20 mg"):
+    from ketasim.simulate import simulate
+
+    m = load_model("perez_ruixo_2021")
+    covs = {"AGE": 45.0, "ASIAN": 0.0, "JAPANESE": 0.0, "NDEV": 1.0}
+    return m, covs, Regimen.from_quantities(dose, route="oral"), simulate
+
+
+def test_apply_modifier_scales_the_parent_by_the_auc_ratio_issue_12() -> None:
+    from ketasim.interactions import apply_modifier
+
+    m, covs, reg, simulate = _perez_oral()
+    mod = apply_modifier(reg, m, get_modifier("clarithromycin_oral_s_ketamine"))
+    t = np.linspace(0.5, 24, 48)
+    base = simulate(m, reg, t, covariates=covs).conc["s_ketamine"]
+    adj = simulate(m, mod.regimen, t, covariates=covs).conc["s_ketamine"]
+    np.testing.assert_allclose(adj / base, 2.6, rtol=1e-12)  # Hagelberg 2010 AUC0-inf ratio
+    assert mod.mechanism == "bioavailability" and "x2.6" in mod.note
+
+
+def test_apply_modifier_keeps_doses_on_other_routes_issue_12() -> None:
+    from ketasim.interactions import apply_modifier
+
+    m, _, reg, _ = _perez_oral()
+    both = reg + Regimen.from_quantities("5 mg", route="iv", start="12 h")
+    mod = apply_modifier(both, m, get_modifier("clarithromycin_oral_s_ketamine"))
+    assert [d.amt for d in mod.regimen.doses] == [20 * 2.6, 5.0]
+
+
+def test_apply_modifier_refuses_iv_findings_and_other_routes_issue_12() -> None:
+    from ketasim.interactions import apply_modifier
+
+    m, _, _, _ = _perez_oral()
+    iv = Regimen.from_quantities("20 mg", route="iv")
+    with pytest.raises(ModelError, match="does not transfer"):
+        apply_modifier(iv, m, get_modifier("clarithromycin_oral_s_ketamine"))
+    with pytest.raises(ModelError, match="clearance"):
+        apply_modifier(iv, m, get_modifier("rifampicin_iv_s_ketamine_peltoniemi2012"))

@@ -7,6 +7,7 @@ of the closed-form value (a false failure about once in 16,000 runs; seeds are f
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -360,3 +361,91 @@ def test_simulate_population_unsorted_times_raise() -> None:
             covariates={"WT": 70.0},
             progress=False,
         )
+
+
+# --- issue 12: exact summaries and targets, residual error without negatives ------------------
+def _herd_run(**kw: Any) -> Any:
+    from ketasim.population import simulate_population
+
+    reg = Regimen.from_quantities("1 mg/kg", duration="10 min", every="6 h", count=3)
+    return simulate_population(
+        load_model("herd_2007"), reg, np.linspace(0.0, 24.0, 25), 64, seed=5,
+        covariates={"WT": 25.0}, progress=False, **kw,
+    )  # fmt: skip
+
+
+def test_threshold_without_duration_means_reached_issue_12() -> None:
+    from ketasim.population import Target
+
+    res = _herd_run()
+    cmax = res.summaries["ketamine"]["cmax_mg_per_L"]
+    thr = float(np.median(cmax))
+    r = _herd_run(targets=[Target("T1", "ketamine", above_mg_per_L=thr)])
+    assert np.array_equal(r.attainment["T1"].attained, cmax >= thr)
+    assert 0.3 < r.attainment["T1"].probability < 0.7
+
+
+def test_grid_attainment_without_duration_needs_the_threshold_issue_12() -> None:
+    from ketasim.population import Target, compute_target_attainment
+
+    t = np.array([0.0, 1.0, 2.0])
+    r = compute_target_attainment(t, np.array([[0.0, 0.001, 0.0]]), Target("T", "x", 100.0))
+    assert not r.attained[0]
+
+
+def test_residual_summaries_come_from_predictions_issue_12() -> None:
+    from ketasim.population import simulate_population
+
+    m = load_model("perez_ruixo_2021")
+    covs = {k: c.reference for k, c in m.covariates.items()}
+    reg = Regimen.from_quantities("56 mg", route="intranasal", every="24 h", count=2)
+    kw: dict[str, Any] = dict(seed=4, covariates=covs, progress=False)
+    plain = simulate_population(m, reg, np.linspace(0.0, 48.0, 49), 50, **kw)
+    noisy = simulate_population(m, reg, np.linspace(0.0, 48.0, 49), 50, residual=True, **kw)
+    for key in ("cmax_mg_per_L", "auc_mg_h_per_L", "cmax_interval_mg_per_L"):
+        np.testing.assert_array_equal(
+            noisy.summaries["s_norketamine"][key], plain.summaries["s_norketamine"][key]
+        )
+    assert noisy.summary_method == "exact"
+    assert np.min(noisy.percentile_curves["s_norketamine"]) >= 0.0
+
+
+def test_residual_curves_are_never_negative_issue_12() -> None:
+    from ketasim.population import simulate_population
+
+    m = load_model("simons_2022")  # combined error on norketamine: additive SD 0.058 nmol/mL
+    res = simulate_population(
+        m, Regimen.from_quantities("20 mg", duration="40 min"), np.linspace(0.0, 24.0, 13), 60,
+        seed=2, covariates={"WT": 70.0}, residual=True, progress=False,
+        summary_method="observed", percentiles=(0.0, 5.0, 50.0),
+    )  # fmt: skip
+    for curves in res.percentile_curves.values():
+        assert np.min(curves) >= 0.0
+    assert np.min(res.summaries["s_norketamine"]["cmax_mg_per_L"]) >= 0.0
+
+
+def test_observed_summaries_need_residual_issue_12() -> None:
+    with pytest.raises(ParameterError, match="residual"):
+        _herd_run(summary_method="observed")
+
+
+@pytest.mark.parametrize("form", ["proportional", "additive", "combined", "exponential"])
+def test_residual_forms_are_never_negative(form: str) -> None:
+    from ketasim.population import add_residual_error
+
+    m = load_model("simons_2022")
+    y = add_residual_error(
+        np.full(10_000, 1e-3), m, "s_norketamine", np.random.default_rng(0), form=form
+    )
+    assert y.min() >= 0.0
+
+
+def test_exponential_residual_is_lognormal() -> None:
+    from ketasim.population import add_residual_error
+
+    m = load_model("flint_2017")
+    y = add_residual_error(
+        np.full(200_000, 2.0), m, "s_ketamine", np.random.default_rng(0), form="exponential"
+    )
+    # log(y) ~ N(log 2, 0.419^2): 5 SE of the SD estimate is ~0.0066
+    assert np.std(np.log(y)) == pytest.approx(0.419, abs=0.0066)

@@ -232,22 +232,41 @@ def get_covariates(
     return resolved
 
 
-def print_summary(res: Result, unit: str, out: TextIO) -> None:
-    t = res.time_h
+def print_summary(res: Result, unit: str, out: TextIO, exposure: Any = None) -> None:
+    """Cmax, Tmax and AUC of the first subject, one line per analyte.
+
+    With ``exposure`` (a :class:`ketasim.exposure.ExposureSummary` of the same run) the values
+    are exact, from the solution, whatever the output step; without it they are read off the
+    output grid, and the header says so.
+    """
+    from ketasim.units import get_conc_factor
+
+    if exposure is not None:
+        print(
+            f"# exposure from the solution over [0, {exposure.t_end_h:g}] h (peaks refined to "
+            f"{exposure.time_tol_h:.1g} h, AUC exact), independent of --step",
+            file=out,
+        )
+    else:
+        print("# exposure read off the output grid (approximate)", file=out)
     print(
         f"# {'analyte':<16} {'Cmax (' + unit + ')':>16} {'Tmax (h)':>10} "
         f"{'AUC (' + unit + '*h)':>22}",
         file=out,
     )
     for a in res.analytes:
-        c = res.get_conc(a, unit)[0]
-        cmax, tmax = compute_cmax(t, c)
-        auc = compute_auc(t, c)
-        print(
-            f"# {a:<16} {float(cmax.value):>16.4g} {float(tmax.value):>10.3g} "
-            f"{float(auc.value):>22.5g}",
-            file=out,
-        )
+        if exposure is not None and a in exposure.analytes:
+            f = get_conc_factor(a, unit)
+            cmax = float(exposure.cmax_mg_per_L[a][0]) * f
+            tmax = float(exposure.tmax_h[a][0])
+            auc = float(exposure.auc_mg_h_per_L[a][0]) * f
+        else:
+            t = res.time_h
+            c = res.get_conc(a, unit)[0]
+            cm, tm = compute_cmax(t, c)
+            cmax, tmax = float(cm.value), float(tm.value)
+            auc = float(compute_auc(t, c).value)
+        print(f"# {a:<16} {cmax:>16.4g} {tmax:>10.4g} {auc:>22.5g}", file=out)
 
 
 def print_rows(header: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO) -> None:

@@ -39,7 +39,11 @@ _TARGET = re.compile(r"^\s*(\w+)\s*([<>])\s*(.+?)(?:\s+for\s+(.+?))?\s*$")
 
 
 def parse_target(text: str, index: int) -> Target:
-    """``"s_ketamine > 100 ng/mL for 30 min"`` or ``"ketamine < 2000 ng/mL"`` -> Target."""
+    """``"s_ketamine > 100 ng/mL for 30 min"`` or ``"ketamine < 2000 ng/mL"`` -> Target.
+
+    ``>`` without ``for``: the threshold is reached at any time (exact Cmax >= threshold);
+    ``> ... for D``: the cumulative time at or above it is at least D; ``<``: never above.
+    """
     m = _TARGET.match(text)
     if not m:
         raise ParameterError(
@@ -48,7 +52,13 @@ def parse_target(text: str, index: int) -> Target:
         )
     analyte, op, conc, dur = m.groups()
     c = to_unit(conc, "mg/L", what=f"--target {text!r} concentration")
+    if not (np.isfinite(c) and c >= 0):
+        raise ParameterError(
+            f"--target {text!r}: the concentration {conc.strip()} must be a finite number >= 0"
+        )
     d = to_unit(dur, "h", what=f"--target {text!r} duration") if dur else 0.0
+    if not (np.isfinite(d) and d >= 0):
+        raise ParameterError(f"--target {text!r}: the duration {dur} must be finite and >= 0")
     if op == ">":
         return Target(f"T{index}: {text.strip()}", analyte, above_mg_per_L=c, min_duration_h=d)
     if dur:

@@ -25,7 +25,13 @@ from ketasim.errors import ParameterError
 from ketasim.events import Regimen
 from ketasim.nca import compute_auc, compute_cmax
 from ketasim.plausibility import check_validity_range
-from ketasim.population.attainment import Attainment, Target, compute_target_attainment
+from ketasim.population.attainment import (
+    Attainment,
+    Target,
+    compute_target_attainment,
+    compute_target_attainment_exact,
+    get_target_thresholds,
+)
 from ketasim.population.quantiles import compute_bin_counts, compute_histogram_percentiles
 from ketasim.population.sampling import (
     CovariateInput,
@@ -66,8 +72,14 @@ class PopulationResult:
     intervals_h : (K, 2) ndarray, h
         Dose intervals [dose k, dose k+1) (the last up to the end of the grid).
     summaries : dict analyte -> dict metric -> ndarray
-        ``cmax_mg_per_L``, ``tmax_h``, ``auc_mg_h_per_L`` (n,) over the grid;
+        ``cmax_mg_per_L``, ``tmax_h``, ``auc_mg_h_per_L`` (n,) over [0, last time];
         ``cmax_interval_mg_per_L``, ``tmax_interval_h``, ``auc_interval_mg_h_per_L`` (n, K).
+        How they were computed: ``summary_method``.
+    summary_method : "exact", "grid" or "observed"
+        "exact": from the noise-free solution (:func:`ketasim.exposure.compute_exposure`:
+        refined peaks, exact AUC and crossings), whatever the grid; "grid": noise-free curves
+        on the output grid (old behaviour, grid-dependent); "observed": the curves with
+        residual error on the output grid (observed-style, as an NCA of sampled data would).
     attainment : dict target name -> Attainment
     covariates : dict name -> (n,) ndarray, each in its declared unit
     reasons : dict "analyte/metric" -> why some values are NaN
@@ -86,6 +98,7 @@ class PopulationResult:
     covariates: Mapping[str, FloatArray] = field(default_factory=dict)
     reasons: Mapping[str, str] = field(default_factory=dict)
     residual: bool = False
+    summary_method: str = "exact"
 
     def get_percentile(self, analyte: str, q: float) -> FloatArray:
         """Percentile curve ``q`` (%) of ``analyte``, (T,), mg/L."""
@@ -115,7 +128,10 @@ class _Job:
     rel_error: float
     targets: tuple[Target, ...]
     intervals_h: FloatArray
-    offset: int = 0  # index of the first subject held by per-subject covariate/param arrays
+    offset: int = 0
+    summary_method: str = (
+        "exact"  # index of the first subject held by per-subject covariate/param arrays
+    )
 
     def with_range(self, start: int, stop: int) -> _Job:
         """A copy holding only subjects start:stop of per-subject arrays (small task payloads)."""
@@ -172,15 +188,12 @@ def _simulate_block(job: _Job, b: int) -> _Partial:
         for j, a in enumerate(analytes):
             c_sim[j] = add_residual_error(c_sim[j], spec, a, _stream(job.seed, b, _RES, j))
     t, conc = job.times_h, c_sim[..., user]  # the user's grid
-    summaries: dict[str, dict[str, FloatArray]] = {}
-    reasons: dict[str, str] = {}
-    for j, a in enumerate(analytes):
-        summaries[a], why = _summarize(t, conc[j], t_sim, c_sim[j], job.intervals_h)
-        reasons.update({f"{a}/{k}": v for k, v in why.items()})
-    att = {}
-    for tg in job.targets:
-        r = compute_target_attainment(t, conc[analytes.index(tg.analyte)], tg)
-        att[tg.name] = (r.attained, r.time_above_h)
+    if job.summary_method == "exact":
+        summaries, reasons, att = _exact_summaries(job, cov, etas, params)
+    else:
+        if job.residual and job.summary_method == "grid":
+            c_sim = np.stack([res.conc[a] for a in analytes])  # noise-free predictions
+        summaries, reasons, att = _grid_summaries(job, t, c_sim[..., user], t_sim, c_sim)
     counts = curves = None
     if job.method == "exact":
         curves = conc
@@ -198,6 +211,56 @@ def _simulate_block(job: _Job, b: int) -> _Partial:
         cov,
         reasons,
     )
+
+
+def _exact_summaries(
+    job: _Job, cov: Mapping[str, Any], etas: FloatArray, params: Mapping[str, Any]
+) -> tuple[
+    dict[str, dict[str, FloatArray]], dict[str, str], dict[str, tuple[BoolArray, FloatArray]]
+]:
+    """Exposure of a block from the noise-free solution (:mod:`ketasim.exposure`)."""
+    from ketasim.exposure import compute_exposure
+
+    ex = compute_exposure(
+        job.spec, job.regimen, covariates=cov, etas=etas, params=params or None,
+        t_end_h=float(job.times_h[-1]), thresholds_mg_per_L=get_target_thresholds(job.targets),
+        check_validity=False,
+    )  # fmt: skip
+    summaries = {
+        a: {
+            "cmax_mg_per_L": ex.cmax_mg_per_L[a],
+            "tmax_h": ex.tmax_h[a],
+            "auc_mg_h_per_L": ex.auc_mg_h_per_L[a],
+            "cmax_interval_mg_per_L": ex.cmax_interval_mg_per_L[a],
+            "tmax_interval_h": ex.tmax_interval_h[a],
+            "auc_interval_mg_h_per_L": ex.auc_interval_mg_h_per_L[a],
+        }
+        for a in ex.analytes
+    }
+    att = {}
+    for tg in job.targets:
+        r = compute_target_attainment_exact(ex, tg)
+        att[tg.name] = (r.attained, r.time_above_h)
+    return summaries, {}, att
+
+
+def _grid_summaries(
+    job: _Job, t: FloatArray, conc: FloatArray, t_sim: FloatArray, c_sim: FloatArray
+) -> tuple[
+    dict[str, dict[str, FloatArray]], dict[str, str], dict[str, tuple[BoolArray, FloatArray]]
+]:
+    """Exposure of a block on the output grid ("grid" or "observed" summaries)."""
+    analytes = job.spec.get_analytes()
+    summaries: dict[str, dict[str, FloatArray]] = {}
+    reasons: dict[str, str] = {}
+    for j, a in enumerate(analytes):
+        summaries[a], why = _summarize(t, conc[j], t_sim, c_sim[j], job.intervals_h)
+        reasons.update({f"{a}/{k}": v for k, v in why.items()})
+    att = {}
+    for tg in job.targets:
+        r = compute_target_attainment(t, conc[analytes.index(tg.analyte)], tg)
+        att[tg.name] = (r.attained, r.time_above_h)
+    return summaries, reasons, att
 
 
 def _simulation_grid(t: FloatArray, iv: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
@@ -290,6 +353,7 @@ def _prepare(
     percentile_rel_error: float,
     exact_max_bytes: float,
     targets: Sequence[Target],
+    summary_method: str = "exact",
 ) -> _Job:
     """Validate every input once, in the caller's process, and freeze the job."""
     _check_n(n)
@@ -332,6 +396,20 @@ def _prepare(
         )
     if not 0 < percentile_rel_error < 1:
         raise ParameterError(f"percentile_rel_error {percentile_rel_error} must be in (0, 1)")
+    if summary_method not in ("exact", "grid", "observed"):
+        raise ParameterError(
+            f"summary_method {summary_method!r}: use 'exact', 'grid' or 'observed'"
+        )
+    if summary_method == "observed" and not residual:
+        raise ParameterError("summary_method 'observed' needs residual=True (observations)")
+    if summary_method == "exact" and not spec.is_linear:
+        summary_method = "grid"  # NOTE: exact exposure needs the linear solution
+    if summary_method == "exact" and not np.any(
+        [d.time_h + k * d.ii_h < t[-1] for d in regimen.doses for k in range(d.addl + 1)]
+    ):
+        raise ParameterError(
+            f"no dose starts before the last output time {t[-1]:g} h: extend times_h"
+        )
     names = [tg.name for tg in targets]
     for tg in targets:
         spec.get_central_index(tg.analyte)
@@ -351,6 +429,7 @@ def _prepare(
         float(percentile_rel_error),
         tuple(targets),
         _dose_intervals(regimen, float(t[-1])),
+        summary_method=summary_method,
     )
 
 
@@ -414,6 +493,7 @@ class _Accumulator:
             covariates=self.cov,
             reasons=self.reasons,
             residual=job.residual,
+            summary_method=job.summary_method,
         )
 
 
@@ -478,6 +558,7 @@ def simulate_population(
     exact_max_bytes: float = 256e6,
     targets: Sequence[Target] = (),
     progress: bool = True,
+    summary_method: Literal["exact", "grid", "observed"] = "exact",
 ) -> PopulationResult:
     """Simulate ``n`` subjects and reduce them to summaries and percentile curves.
 
@@ -503,15 +584,19 @@ def simulate_population(
     workers : int
         Threads over chunks.
     residual : bool
-        Add the model's residual error (:func:`add_residual_error`) before summarising.
+        Add the model's residual error (:func:`add_residual_error`) to the percentile curves
+        (observations); summaries stay noise-free unless ``summary_method="observed"``.
     percentiles : sequence of float, %
     percentile_method : "auto", "exact" or "histogram"
         "auto" is exact when all curves fit ``exact_max_bytes`` (bytes).
     percentile_rel_error : float, dimensionless
         Bound of the histogram method (module docstring).
     targets : sequence of Target
+        Evaluated like the summaries (exactly by default).
     progress : bool
         A progress bar on stderr for runs longer than half a second.
+    summary_method : "exact", "grid" or "observed"
+        See :class:`PopulationResult` (nonlinear models fall back to "grid").
 
     Returns
     -------
@@ -543,6 +628,7 @@ def simulate_population(
         percentile_rel_error=percentile_rel_error,
         exact_max_bytes=exact_max_bytes,
         targets=targets,
+        summary_method=summary_method,
     )
     acc = _Accumulator(job, tuple(float(x) for x in percentiles))
     chunks = list(_block_chunks(n, chunk_size))

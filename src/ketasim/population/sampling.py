@@ -21,10 +21,12 @@ from ketasim.errors import ParameterError
 from ketasim.spec import ModelSpec
 
 __all__ = [
+    "RESIDUAL_FORMS",
     "CovariateInput",
     "CovariateTable",
     "TruncatedNormal",
     "add_residual_error",
+    "get_residual_form",
     "sample_covariates",
     "sample_etas",
 ]
@@ -259,32 +261,101 @@ def sample_etas(
     return _draw_etas(_omega_factor(spec, omega), n, rng)
 
 
+#: residual error forms (NONMEM ``Y`` with ``EPS(1)``, ``EPS(2)`` standard normal x SD)
+RESIDUAL_FORMS = ("proportional", "additive", "combined", "exponential")
+
+
+def get_residual_form(spec: ModelSpec, analyte: str) -> str:
+    """The residual error form of an analyte as its model file publishes it.
+
+    A ``form`` key in the model's ``[residual.<analyte>]`` table wins (e.g. ``"exponential"``
+    for an error estimated on the log scale, log-transform-both-sides); without it: combined
+    when an additive SD is given, else proportional.
+    """
+    r: Mapping[str, Any] = spec.residual[analyte]
+    form = r.get("form")
+    if form is not None:
+        if form not in RESIDUAL_FORMS:
+            raise ParameterError(
+                f"model {spec.id}: residual.{analyte}.form {form!r} is not one of "
+                + ", ".join(RESIDUAL_FORMS)
+            )
+        return str(form)
+    add = float(r.get("additive_mg_per_L", 0.0))
+    prop = float(r.get("proportional", 0.0))
+    if add > 0:
+        return "combined" if prop > 0 else "additive"
+    return "proportional"
+
+
 def add_residual_error(
-    conc: FloatArray, spec: ModelSpec, analyte: str, rng: np.random.Generator
+    conc: FloatArray,
+    spec: ModelSpec,
+    analyte: str,
+    rng: np.random.Generator,
+    *,
+    form: str | None = None,
+    lloq_mg_per_L: float = 0.0,
 ) -> FloatArray:
-    """Observations with the model's residual error: ``y = c (1 + sd_prop e1) + sd_add e2``.
+    """Simulated observations with the model's residual error, censored below a limit.
+
+    ``e1``, ``e2`` standard normal (drawn in that order, each of ``conc.shape``) with the
+    model's SDs ``sp`` (``proportional``, dimensionless) and ``sa`` (``additive``, mg/L):
+
+    - proportional: ``y = c (1 + sp e1)``
+    - additive: ``y = c + sa e2``
+    - combined: ``y = c (1 + sp e1) + sa e2`` (NONMEM ``Y = F + F*EPS(1) + EPS(2)``)
+    - exponential: ``y = c exp(sp e1)`` (the error of a log-transformed fit; never negative)
+
+    Observations below ``lloq_mg_per_L`` (default 0) are censored and reported as 0, as a
+    laboratory reports a sample below its limit of quantification (BLQ); so no observation is
+    negative. Exposure summaries should come from the noise-free ``conc``.
 
     Parameters
     ----------
     conc : ndarray, mg/L
+        Noise-free predictions (>= 0).
     spec : ModelSpec
-        Its ``residual[analyte]`` gives ``proportional`` (dimensionless SD) and
-        ``additive_mg_per_L`` (SD, mg/L).
     analyte : str
     rng : numpy.random.Generator
-        ``e1`` then ``e2`` are drawn, each of ``conc.shape``, standard normal.
+    form : str, optional
+        One of :data:`RESIDUAL_FORMS` (default: :func:`get_residual_form`).
+    lloq_mg_per_L : float, mg/L
+        Censoring limit (>= 0, finite).
 
     Returns
     -------
-    ndarray, mg/L (may be negative, as simulated observations with additive error are)
+    ndarray, mg/L, >= 0
+
+    Examples
+    --------
+    >>> from ketasim.library import load_model
+    >>> y = add_residual_error(np.zeros(1000), load_model("simons_2022"), "s_norketamine",
+    ...                        np.random.default_rng(1))
+    >>> bool(y.min() >= 0.0), bool(np.mean(y == 0.0) > 0.4)  # half the blanks are BLQ
+    (True, True)
     """
     if analyte not in spec.residual:
         raise ParameterError(
             f"model {spec.id} has no residual error model for {analyte!r}; it has: "
             + (", ".join(spec.residual) or "none")
         )
+    if not (math.isfinite(lloq_mg_per_L) and lloq_mg_per_L >= 0):
+        raise ParameterError(f"lloq_mg_per_L={lloq_mg_per_L!r} must be a finite number >= 0")
+    f = get_residual_form(spec, analyte) if form is None else form
+    if f not in RESIDUAL_FORMS:
+        raise ParameterError(f"form {form!r} must be one of {', '.join(RESIDUAL_FORMS)}")
     r = spec.residual[analyte]
+    sp, sa = float(r.get("proportional", 0.0)), float(r.get("additive_mg_per_L", 0.0))
     c = np.asarray(conc, dtype=float)
     e1 = rng.standard_normal(c.shape)
     e2 = rng.standard_normal(c.shape)
-    return np.asarray(c * (1.0 + r["proportional"] * e1) + r["additive_mg_per_L"] * e2)
+    if f == "exponential":
+        y = c * np.exp(sp * e1)
+    elif f == "proportional":
+        y = c * (1.0 + sp * e1)
+    elif f == "additive":
+        y = c + sa * e2
+    else:
+        y = c * (1.0 + sp * e1) + sa * e2
+    return np.asarray(np.where(y < lloq_mg_per_L, 0.0, y), dtype=float)

@@ -14,6 +14,10 @@ fraction (1 when absent) and ``m`` the molar-mass ratio ``MW_t / MW_s`` when *s*
 different analytes and the model's amount basis is molar (so each compartment holds mg of its
 own analyte). An effect link (``kind = "effect"``) adds ``K[e, s] += ke0 / V_s`` and
 ``K[e, e] -= ke0`` without removing drug from *s*: the effect compartment holds a concentration.
+An integrating flow (``kind = "integral"``, into a compartment of kind ``integral``) adds
+``K[a, s] += 1 / V_s`` and nothing else: ``dA_a/dt = A_s / V_s = C_s``, so the compartment holds
+the area under the source's concentration curve (mg/L*h) and the system stays linear, solved
+exactly like any other (:meth:`ModelSpec.with_auc_compartments`).
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-COMPARTMENT_KINDS = ("depot", "central", "peripheral", "effect", "transit")
+COMPARTMENT_KINDS = ("depot", "central", "peripheral", "effect", "transit", "integral")
 SAMPLING_SITES = ("arterial", "venous", "mixed", "unknown", "none")
 
 
@@ -83,7 +87,8 @@ class Flow:
     of the flow entering ``target``; the rest leaves the system. ``kind="effect"`` is a link to an
     effect compartment that moves no drug. ``kind="saturable"`` is a Michaelis-Menten flow,
     ``vmax * C / (km + C)`` (amount/time) with ``C`` the source concentration: it makes the model
-    nonlinear, solved on the ODE path.
+    nonlinear, solved on the ODE path. ``kind="integral"`` accumulates the source concentration
+    into an ``integral`` compartment (its AUC, mg/L*h); it needs no parameter and moves no drug.
     """
 
     source: str
@@ -96,10 +101,17 @@ class Flow:
     km: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("transfer", "effect", "saturable"):
+        if self.kind not in ("transfer", "effect", "saturable", "integral"):
             raise ModelError(
-                f"flow from {self.source}: kind {self.kind!r} must be transfer, effect or saturable"
+                f"flow from {self.source}: kind {self.kind!r} must be transfer, effect, saturable "
+                "or integral"
             )
+        if self.kind == "integral":
+            if self.target is None or self.clearance or self.rate or self.vmax or self.km:
+                raise ModelError(
+                    f"integral flow from {self.source}: give a target and no rate parameters"
+                )
+            return
         if self.kind == "saturable":
             if self.vmax is None or self.km is None or self.clearance or self.rate:
                 raise ModelError(
@@ -301,9 +313,9 @@ class ModelSpec:
                     raise ModelError(
                         f"model {self.id}: flow from {f.source} uses unknown parameter {p!r}"
                     )
-            if ((f.clearance is not None and f.rate is None) or f.kind == "saturable") and (
-                self.get_compartment(f.source).volume is None
-            ):
+            if (
+                (f.clearance is not None and f.rate is None) or f.kind in ("saturable", "integral")
+            ) and self.get_compartment(f.source).volume is None:
                 raise ModelError(
                     f"model {self.id}: flow by clearance {f.clearance} out of {f.source}, "
                     "which has no volume"
@@ -311,6 +323,13 @@ class ModelSpec:
             if f.kind == "effect" and self.get_compartment(str(f.target)).kind != "effect":
                 raise ModelError(
                     f"model {self.id}: effect link target {f.target} is not of kind effect"
+                )
+            if (f.kind == "integral") != (
+                f.target is not None and self.get_compartment(f.target).kind == "integral"
+            ):
+                raise ModelError(
+                    f"model {self.id}: flow from {f.source} into {f.target}: integral flows, and "
+                    "only they, go into integral compartments"
                 )
         for r in self.routes.values():
             for inp in r.inputs:
@@ -432,6 +451,43 @@ class ModelSpec:
                 raise ParameterError(f"model {self.id} has no parameter {k!r}")
         return replace(self, thetas=thetas, defaults=defaults)
 
+    def with_auc_compartments(self) -> ModelSpec:
+        """Return a copy with one integrating compartment per analyte, holding its AUC.
+
+        For each analyte ``a`` of :meth:`get_analytes` (or the default observation of a generic
+        model), a compartment ``AUC_<CENTRAL>`` of kind ``integral`` is appended (so NONMEM
+        numbers of the existing compartments are unchanged) with an integral flow from the
+        central compartment: ``dAUC/dt = A_central / V_central``, hence
+        ``AUC(t) = integral_0^t C(s) ds`` in mg/L*h (the model's concentration x time units for
+        generic models). The model stays linear and is solved exactly; a copy that already has
+        the compartments is returned unchanged.
+
+        Examples
+        --------
+        >>> m = get_builtin_model("pk1").with_auc_compartments()
+        >>> [c.name for c in m.compartments]
+        ['CENTRAL', 'AUC_CENTRAL']
+        """
+        if any(c.kind == "integral" for c in self.compartments):
+            return self
+        if self.get_analytes():
+            sources = [self.compartments[self.get_central_index(a)] for a in self.get_analytes()]
+        else:
+            sources = [self.compartments[self.get_default_observation_index()]]
+        cmts = list(self.compartments)
+        flows = list(self.flows)
+        for c in sources:
+            if c.volume is None:
+                raise ModelError(f"model {self.id}: central {c.name} has no volume for an AUC")
+            name = f"AUC_{c.name}"
+            cmts.append(Compartment(name, None, "integral"))
+            flows.append(Flow(c.name, name, kind="integral"))
+        return replace(self, compartments=tuple(cmts), flows=tuple(flows))
+
+    def get_auc_index(self, central: str) -> int:
+        """0-based index of the integral compartment of central compartment ``central``."""
+        return self.get_compartment_index(f"AUC_{central}")
+
     def compute_rate_matrix(self, params: Mapping[str, Any]) -> FloatArray:
         """Rate matrix K, shape ``(*batch, n, n)``, column = source compartment.
 
@@ -453,6 +509,10 @@ class ModelSpec:
             if f.kind == "saturable":
                 continue  # nonlinear: see compute_saturable_terms
             s = idx[f.source]
+            if f.kind == "integral":
+                v_src = str(self.get_compartment(f.source).volume)
+                K[..., idx[str(f.target)], s] += 1.0 / _param(params, v_src, self.id)
+                continue
             k = self._flow_rate(f, params)
             if f.kind == "effect":
                 t = idx[str(f.target)]
@@ -533,6 +593,9 @@ class ModelSpec:
         for f in self.flows:
             if f.kind == "saturable":
                 need |= {str(f.vmax), str(f.km), str(self.get_compartment(f.source).volume)}
+                continue
+            if f.kind == "integral":
+                need.add(str(self.get_compartment(f.source).volume))
                 continue
             need.add(f.rate if f.rate is not None else str(f.clearance))
             if (f.clearance is not None and f.rate is None) or f.kind == "effect":
