@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "DesignSpace": "ketasim.design",
     "Dose": "ketasim.events",
     "EventError": "ketasim.errors",
+    "ExposureSummary": "ketasim.exposure",
     "FitResult": "ketasim.estimation",
     "Forecast": "ketasim.estimation",
     "Goal": "ketasim.design",
@@ -36,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "ModelComparison": "ketasim.comparison",
     "ModelError": "ketasim.errors",
     "ModelSpec": "ketasim.spec",
+    "ModifiedRegimen": "ketasim.interactions",
     "Monograph": "ketasim.monograph",
     "NCAResult": "ketasim.nca",
     "ParameterError": "ketasim.errors",
@@ -47,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "ResolvedCovariates": "ketasim.individual",
     "Result": "ketasim.results",
     "SamplingSiteWarning": "ketasim.errors",
+    "Scenario": "ketasim.scenario",
     "ScreenResult": "ketasim.safety",
     "SolverError": "ketasim.errors",
     "TCI_NOTICE": "ketasim.tci",
@@ -54,18 +57,24 @@ _EXPORTS: dict[str, str] = {
     "TciPlan": "ketasim.tci",
     "UnitError": "ketasim.errors",
     "ValidityWarning": "ketasim.errors",
+    "apply_modifier": "ketasim.interactions",
     "check_model_use": "ketasim.library",
     "compare_models": "ketasim.comparison",
+    "compute_comparison": "ketasim.report",
+    "compute_exposure": "ketasim.exposure",
     "compute_individual_parameters": "ketasim.individual",
     "compute_nca": "ketasim.nca",
     "compute_pk_summary": "ketasim.monograph",
+    "compute_population_bands": "ketasim.report",
     "find_models": "ketasim.library",
     "find_regimen": "ketasim.design",
     "fit_map": "ketasim.estimation",
     "forecast_regimen": "ketasim.estimation",
     "format_provenance": "ketasim.library",
     "get_builtin_model": "ketasim.spec",
+    "get_default_grid": "ketasim.grids",
     "get_evidence_tier": "ketasim.library",
+    "get_summary_grid": "ketasim.grids",
     "list_composed_models": "ketasim.library.compose",
     "list_models": "ketasim.library",
     "list_monographs": "ketasim.monograph",
@@ -73,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "load_model": "ketasim.library",
     "load_model_file": "ketasim.library",
     "load_monograph": "ketasim.monograph",
+    "load_scenario": "ketasim.scenario",
     "parse_goal": "ketasim.design",
     "plan_tci": "ketasim.tci",
     "read_nonmem_csv": "ketasim.io.nonmem_csv",
@@ -93,6 +103,7 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/unit/test_api.
     "DesignSpace",
     "Dose",
     "EventError",
+    "ExposureSummary",
     "FitResult",
     "Forecast",
     "Goal",
@@ -101,6 +112,7 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/unit/test_api.
     "ModelComparison",
     "ModelError",
     "ModelSpec",
+    "ModifiedRegimen",
     "Monograph",
     "NCAResult",
     "ParameterError",
@@ -112,6 +124,7 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/unit/test_api.
     "ResolvedCovariates",
     "Result",
     "SamplingSiteWarning",
+    "Scenario",
     "ScreenResult",
     "SolverError",
     "TCI_NOTICE",
@@ -119,18 +132,24 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/unit/test_api.
     "TciPlan",
     "UnitError",
     "ValidityWarning",
+    "apply_modifier",
     "check_model_use",
     "compare_models",
+    "compute_comparison",
+    "compute_exposure",
     "compute_individual_parameters",
     "compute_nca",
     "compute_pk_summary",
+    "compute_population_bands",
     "find_models",
     "find_regimen",
     "fit_map",
     "forecast_regimen",
     "format_provenance",
     "get_builtin_model",
+    "get_default_grid",
     "get_evidence_tier",
+    "get_summary_grid",
     "list_composed_models",
     "list_models",
     "list_monographs",
@@ -138,6 +157,7 @@ __all__ = [  # noqa: RUF022 (plain sorted order, checked by tests/unit/test_api.
     "load_model",
     "load_model_file",
     "load_monograph",
+    "load_scenario",
     "parse_goal",
     "plan_tci",
     "read_nonmem_csv",
@@ -190,11 +210,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
         sample_observations,
     )
     from ketasim.events import Dataset, Dose, Regimen
+    from ketasim.exposure import ExposureSummary, compute_exposure
+    from ketasim.grids import get_default_grid, get_summary_grid
     from ketasim.individual import (
         ResolvedCovariates,
         compute_individual_parameters,
         resolve_covariates,
     )
+    from ketasim.interactions import ModifiedRegimen, apply_modifier
     from ketasim.io.nonmem_csv import read_nonmem_csv, write_nonmem_csv
     from ketasim.library import (
         ModelChoice,
@@ -215,8 +238,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors only
         render_monograph,
     )
     from ketasim.nca import BLQRule, NCAResult, compute_nca
+    from ketasim.report import compute_comparison, compute_population_bands
     from ketasim.results import Result
     from ketasim.safety import PatientProfile, ScreenResult, screen_profile
+    from ketasim.scenario import Scenario, load_scenario
     from ketasim.spec import ModelSpec, get_builtin_model
     from ketasim.tci import TCI_NOTICE, Pump, TargetSchedule, TciPlan, plan_tci
     from ketasim.validation_external import run_external_validation

@@ -98,13 +98,14 @@ def simulate_population_dask(
     timeout_s: float = 10.0,
     on_chunk_done: Callable[[int], None] | None = None,
     progress: bool = True,
+    summary_method: Literal["exact", "grid", "observed"] = "exact",
 ) -> PopulationResult:
     """:func:`~ketasim.population.simulate_population` on a Dask cluster, chunk by chunk.
 
     Parameters
     ----------
     spec, regimen, times_h, n, seed, rng, covariates, params, omega, residual, percentiles,
-    percentile_method, percentile_rel_error, exact_max_bytes, targets
+    percentile_method, percentile_rel_error, exact_max_bytes, targets, summary_method
         As for :func:`~ketasim.population.simulate_population` (same meaning, same units).
     chunk_size : int, optional
         Subjects per Dask task, rounded up to a multiple of ``BLOCK_SIZE`` (default 16 blocks).
@@ -154,6 +155,7 @@ def simulate_population_dask(
         percentile_rel_error=percentile_rel_error,
         exact_max_bytes=exact_max_bytes,
         targets=targets,
+        summary_method=summary_method,
     )
     acc = _Accumulator(job, tuple(float(x) for x in percentiles))
     chunks = list(_block_chunks(n, chunk_size))

@@ -170,7 +170,10 @@ def solve_grid(
         chunks = list(_chunks(m, size))
         results: Any
         if workers > 1 and len(chunks) > 1:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
+            from threadpoolctl import threadpool_limits
+
+            # NOTE: one BLAS/numba thread per worker thread: no oversubscription (issue 8)
+            with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=workers) as pool:
                 results = list(pool.map(run, chunks))
         else:
             results = [run(sl) for sl in chunks]

@@ -15,7 +15,8 @@ mg/L); generic ``pk*`` models in the user's own consistent units.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -138,6 +139,7 @@ def simulate(
     chunk_size: int | None = None,
     workers: int = 1,
     check_validity: bool = True,
+    modifiers: Sequence[Any] = (),
 ) -> Result:
     """Simulate a model for a regimen or NONMEM records; one :class:`Result`.
 
@@ -182,6 +184,10 @@ def simulate(
     check_validity : bool
         Warn (ValidityWarning) when covariates leave the model's population range; callers that
         run many blocks of one population check once themselves.
+    modifiers : sequence of str or Modifier
+        Published interactions (``ketasim interactions``) applied to the simulation itself as a
+        change of bioavailability on the finding's route (:func:`ketasim.interactions.
+        apply_modifier`); each one's note is in ``Result.notes``. Regimens only.
 
     Returns
     -------
@@ -210,6 +216,19 @@ def simulate(
         not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1
     ):
         raise ParameterError(f"chunk_size={chunk_size!r} must be a whole number >= 1")
+    notes: tuple[str, ...] = ()
+    if modifiers:
+        if not isinstance(events, Regimen):
+            raise ParameterError(
+                "modifiers apply to a Regimen; for records, change AMT or F<n> in the data"
+            )
+        from ketasim.interactions import apply_modifier, get_modifier
+
+        for mod in modifiers:
+            applied = apply_modifier(
+                events, spec, get_modifier(mod) if isinstance(mod, str) else mod
+            )
+            events, notes = applied.regimen, (*notes, applied.note)
     if isinstance(events, Regimen):
         # NOTE: for a generic model the regimen's mg and h are the model's amount and time units
         if times_h is None:
@@ -233,8 +252,10 @@ def simulate(
         t_start_h=float(np.min(times)) if times is not None else None,
     )
     if times is not None:
-        return solve_grid(bound, times, unit, keep_amounts, method, rtol, chunk_size, workers)
-    return solve_records(bound, unit, method, rtol)
+        res = solve_grid(bound, times, unit, keep_amounts, method, rtol, chunk_size, workers)
+    else:
+        res = solve_records(bound, unit, method, rtol)
+    return replace(res, notes=(*res.notes, *notes)) if notes else res
 
 
 def _check_times(times_h: Any) -> FloatArray:

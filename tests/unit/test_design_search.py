@@ -78,7 +78,9 @@ def test_found_dose_attains_probability_on_a_fresh_population():
 def test_same_patients_as_simulate_population():
     times = np.linspace(0, 4, 81)
     reg = Regimen.from_quantities("1 mg/kg", duration="10 min")
-    pop = simulate_population(HERD, reg, times, 50, seed=3, covariates=COV, progress=False)
+    pop = simulate_population(
+        HERD, reg, times, 50, seed=3, covariates=COV, progress=False, summary_method="grid"
+    )
     vp = sample_virtual_patients(HERD, 50, 3, COV)
     res = simulate(HERD, reg, times, covariates=vp.covariates, etas=vp.etas)
     cmax = res.conc["ketamine"].max(axis=1)

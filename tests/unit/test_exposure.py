@@ -141,7 +141,7 @@ def test_metabolite_peak_is_refined() -> None:
     tmax = float(ex.tmax_h["s_norketamine"][0])
     t = np.linspace(tmax - 0.01, tmax + 0.01, 20_001)  # a 1e-6 h step around the peak
     c = simulate(m, reg, t, covariates=covs).conc["s_norketamine"][0]
-    assert ex.cmax_mg_per_L["s_norketamine"][0] >= c.max()
+    assert ex.cmax_mg_per_L["s_norketamine"][0] >= c.max() * (1 - 1e-14)  # to round-off
     assert ex.cmax_mg_per_L["s_norketamine"][0] == pytest.approx(c.max(), rel=1e-12)
     assert abs(tmax - t[np.argmax(c)]) < 2e-6
 

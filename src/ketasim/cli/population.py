@@ -26,6 +26,7 @@ from ketasim.cli.common import (
 )
 from ketasim.errors import KetasimError, ParameterError
 from ketasim.events import Regimen
+from ketasim.grids import get_default_grid
 from ketasim.io.atomic import check_output_paths, write_csv_atomic, write_with
 from ketasim.notices import DISCLAIMER
 from ketasim.population import CovariateTable, PopulationResult, Target, TruncatedNormal
@@ -162,15 +163,20 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
     regimen = Regimen.from_quantities(
         args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
     )
-    until = (
-        to_unit(args.until, "h", what="--until") if args.until else regimen.get_end_time_h() + 24
-    )
-    step = to_unit(args.step, "h", what="--step") if args.step else max(1 / 60, until / 1000)
-    if until <= 0 or step <= 0 or until / step > 100_000:
-        raise ParameterError("--until and --step must give between 1 and 100000 time points")
-    times = np.arange(0.0, until + step / 2, step)
+    until = to_unit(args.until, "h", what="--until") if args.until else None
+    step = to_unit(args.step, "h", what="--step") if args.step else None
+    if until is not None and not 0 < until <= 1e6:
+        raise ParameterError(f"--until {args.until}: give an end between 0 and 1e6 h")
+    if step is not None and (not step > 0 or (until is not None and step > until)):
+        raise ParameterError(f"--step {args.step}: give a step > 0 and not longer than --until")
     targets = [parse_target(t, i + 1) for i, t in enumerate(args.target)]
     covs = _population_covariates(spec, args)
+    # NOTE: library policy: the grid holds every dose, infusion-end and lag time (no aliasing)
+    times = get_default_grid(regimen, until_h=until, step_h=step, spec=spec)
+    if times.size > 100_000:
+        raise ParameterError(
+            f"--until/--step give {times.size} time points: at most 100000; use a coarser --step"
+        )
     common: dict[str, Any] = dict(
         seed=args.seed,
         covariates=covs,
@@ -178,6 +184,7 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
         residual=args.residual,
         targets=targets,
         progress=not args.no_progress and sys.stderr.isatty(),
+        summary_method=args.summaries,
     )
     if args.scheduler or args.dask:
         from ketasim.distributed import simulate_population_dask
@@ -342,6 +349,13 @@ def register(sub: Any) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--timeout", type=float, default=10.0, help="scheduler connection timeout, s")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
+    p.add_argument(
+        "--summaries",
+        choices=("exact", "grid", "observed"),
+        default="exact",
+        help="Cmax/Tmax/AUC and targets from the exact solution (default), from the output grid, "
+        "or from noisy observed-style values (with --residual)",
+    )
     p.add_argument(
         "--allow-large",
         action="store_true",

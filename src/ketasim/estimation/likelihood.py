@@ -128,6 +128,9 @@ def get_residual_model(
             f"(e.g. --residual {analyte}=proportional:0.2)"
         )
     add, prop = float(r.get("additive_mg_per_L", 0.0)), float(r.get("proportional", 0.0))
+    if r.get("form") == "exponential":
+        # NOTE: the file's SD is on the log scale (log-transform-both-sides)
+        return ResidualModel("exponential", log_sd=prop)
     if add > 0 and prop > 0:
         return ResidualModel("combined", additive_mg_per_L=add, proportional=prop)
     if prop > 0:

@@ -35,6 +35,7 @@ from ketasim.library.evidence import build_evidence
 from ketasim.library.schema import require_field as _req
 from ketasim.spec import (
     DOMAINS,
+    RESIDUAL_FORMS,
     Citation,
     Compartment,
     Covariate,
@@ -336,7 +337,7 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
             bool(r.get("infusion", rname in _INFUSION_ROUTES)),
             r.get("source", ""),
         )
-    residual: dict[str, dict[str, float]] = {}
+    residual: dict[str, dict[str, Any]] = {}
     for analyte, r in doc.get("residual", {}).items():
         prop = float(r.get("proportional", 0.0))
         add = r.get("additive", "0 mg/L")
@@ -351,6 +352,13 @@ def _build(doc: Mapping[str, Any], stem: str) -> ModelSpec:
         if prop < 0 or add_mg_l < 0:
             raise ModelError(f"residual.{analyte}: error SDs must be >= 0")
         residual[analyte] = {"proportional": prop, "additive_mg_per_L": add_mg_l}
+        if "form" in r:
+            if r["form"] not in RESIDUAL_FORMS:
+                raise ModelError(
+                    f"residual.{analyte}.form {r['form']!r} must be one of "
+                    + ", ".join(RESIDUAL_FORMS)
+                )
+            residual[analyte]["form"] = str(r["form"])
     evidence = build_evidence(doc, thetas)
     validation = tuple(doc.get("validation", ()))
     if len(validation) < 1:

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ketasim.errors import ParameterError
-from ketasim.spec import ModelSpec
+from ketasim.spec import RESIDUAL_FORMS, ModelSpec
 
 __all__ = [
     "RESIDUAL_FORMS",
@@ -262,7 +262,6 @@ def sample_etas(
 
 
 #: residual error forms (NONMEM ``Y`` with ``EPS(1)``, ``EPS(2)`` standard normal x SD)
-RESIDUAL_FORMS = ("proportional", "additive", "combined", "exponential")
 
 
 def get_residual_form(spec: ModelSpec, analyte: str) -> str:

@@ -6,6 +6,7 @@ from ketasim.spec.builtin import BUILTIN_MODELS, get_builtin_model
 from ketasim.spec.domains import DOMAINS, describe_domain, find_outside_domain
 from ketasim.spec.model import (
     COMPARTMENT_KINDS,
+    RESIDUAL_FORMS,
     SAMPLING_SITES,
     Compartment,
     Covariate,
@@ -24,6 +25,7 @@ __all__ = [
     "COMPARTMENT_KINDS",
     "DOMAINS",
     "EVIDENCE_TIERS",
+    "RESIDUAL_FORMS",
     "SAMPLING_SITES",
     "Citation",
     "Compartment",

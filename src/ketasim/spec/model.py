@@ -55,6 +55,8 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
+#: residual error forms a model file may state (``[residual.<analyte>] form``)
+RESIDUAL_FORMS = ("proportional", "additive", "combined", "exponential")
 COMPARTMENT_KINDS = ("depot", "central", "peripheral", "effect", "transit", "integral")
 SAMPLING_SITES = ("arterial", "venous", "mixed", "unknown", "none")
 
@@ -262,7 +264,7 @@ class ModelSpec:
     defaults: Mapping[str, float] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     iiv: Iiv | None = None
-    residual: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    residual: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     drug: str = ""
     generic: bool = False
     amount_basis: str = "molar"
@@ -464,6 +466,7 @@ class ModelSpec:
 
         Examples
         --------
+        >>> from ketasim.spec import get_builtin_model
         >>> m = get_builtin_model("pk1").with_auc_compartments()
         >>> [c.name for c in m.compartments]
         ['CENTRAL', 'AUC_CENTRAL']
