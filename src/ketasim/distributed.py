@@ -97,7 +97,7 @@ def simulate_population_dask(
     threads_per_worker: int = 1,
     timeout_s: float = 10.0,
     on_chunk_done: Callable[[int], None] | None = None,
-    progress: bool = True,
+    progress: bool = False,
     summary_method: Literal["exact", "grid", "observed"] = "exact",
 ) -> PopulationResult:
     """:func:`~ketasim.population.simulate_population` on a Dask cluster, chunk by chunk.

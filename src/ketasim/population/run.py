@@ -23,14 +23,10 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 
 from ketasim.errors import ParameterError
 from ketasim.events import Regimen
-from ketasim.nca import compute_auc, compute_cmax
 from ketasim.plausibility import check_validity_range
 from ketasim.population.attainment import (
     Attainment,
     Target,
-    compute_target_attainment,
-    compute_target_attainment_exact,
-    get_target_thresholds,
 )
 from ketasim.population.quantiles import compute_bin_counts, compute_histogram_percentiles
 from ketasim.population.sampling import (
@@ -43,6 +39,12 @@ from ketasim.population.sampling import (
     _draw_etas,
     _omega_factor,
     add_residual_error,
+)
+from ketasim.population.summaries import (
+    dose_intervals,
+    exact_summaries,
+    grid_summaries,
+    simulation_grid,
 )
 from ketasim.simulate import simulate_regimen
 from ketasim.spec import ModelSpec
@@ -178,7 +180,7 @@ def _simulate_block(job: _Job, b: int) -> _Partial:
         k: (np.asarray(v)[start - o : stop - o] if np.ndim(v) == 1 else v)
         for k, v in job.params.items()
     }
-    t_sim, user = _simulation_grid(job.times_h, job.intervals_h)
+    t_sim, user = simulation_grid(job.times_h, job.intervals_h)
     res = simulate_regimen(
         spec, job.regimen, t_sim, covariates=cov, etas=etas, params=params, check_validity=False
     )
@@ -189,11 +191,11 @@ def _simulate_block(job: _Job, b: int) -> _Partial:
             c_sim[j] = add_residual_error(c_sim[j], spec, a, _stream(job.seed, b, _RES, j))
     t, conc = job.times_h, c_sim[..., user]  # the user's grid
     if job.summary_method == "exact":
-        summaries, reasons, att = _exact_summaries(job, cov, etas, params)
+        summaries, reasons, att = exact_summaries(job, cov, etas, params)
     else:
         if job.residual and job.summary_method == "grid":
             c_sim = np.stack([res.conc[a] for a in analytes])  # noise-free predictions
-        summaries, reasons, att = _grid_summaries(job, t, c_sim[..., user], t_sim, c_sim)
+        summaries, reasons, att = grid_summaries(job, t, c_sim[..., user], t_sim, c_sim)
     counts = curves = None
     if job.method == "exact":
         curves = conc
@@ -211,111 +213,6 @@ def _simulate_block(job: _Job, b: int) -> _Partial:
         cov,
         reasons,
     )
-
-
-def _exact_summaries(
-    job: _Job, cov: Mapping[str, Any], etas: FloatArray, params: Mapping[str, Any]
-) -> tuple[
-    dict[str, dict[str, FloatArray]], dict[str, str], dict[str, tuple[BoolArray, FloatArray]]
-]:
-    """Exposure of a block from the noise-free solution (:mod:`ketasim.exposure`)."""
-    from ketasim.exposure import compute_exposure
-
-    ex = compute_exposure(
-        job.spec, job.regimen, covariates=cov, etas=etas, params=params or None,
-        t_end_h=float(job.times_h[-1]), thresholds_mg_per_L=get_target_thresholds(job.targets),
-        check_validity=False,
-    )  # fmt: skip
-    summaries = {
-        a: {
-            "cmax_mg_per_L": ex.cmax_mg_per_L[a],
-            "tmax_h": ex.tmax_h[a],
-            "auc_mg_h_per_L": ex.auc_mg_h_per_L[a],
-            "cmax_interval_mg_per_L": ex.cmax_interval_mg_per_L[a],
-            "tmax_interval_h": ex.tmax_interval_h[a],
-            "auc_interval_mg_h_per_L": ex.auc_interval_mg_h_per_L[a],
-        }
-        for a in ex.analytes
-    }
-    att = {}
-    for tg in job.targets:
-        r = compute_target_attainment_exact(ex, tg)
-        att[tg.name] = (r.attained, r.time_above_h)
-    return summaries, {}, att
-
-
-def _grid_summaries(
-    job: _Job, t: FloatArray, conc: FloatArray, t_sim: FloatArray, c_sim: FloatArray
-) -> tuple[
-    dict[str, dict[str, FloatArray]], dict[str, str], dict[str, tuple[BoolArray, FloatArray]]
-]:
-    """Exposure of a block on the output grid ("grid" or "observed" summaries)."""
-    analytes = job.spec.get_analytes()
-    summaries: dict[str, dict[str, FloatArray]] = {}
-    reasons: dict[str, str] = {}
-    for j, a in enumerate(analytes):
-        summaries[a], why = _summarize(t, conc[j], t_sim, c_sim[j], job.intervals_h)
-        reasons.update({f"{a}/{k}": v for k, v in why.items()})
-    att = {}
-    for tg in job.targets:
-        r = compute_target_attainment(t, conc[analytes.index(tg.analyte)], tg)
-        att[tg.name] = (r.attained, r.time_above_h)
-    return summaries, reasons, att
-
-
-def _simulation_grid(t: FloatArray, iv: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
-    """The user's times plus every dose time and the instant before it (one ulp earlier).
-
-    NOTE: an output at a dose time is post-dose, so an interval's AUC must end on the pre-dose
-    value ``c(b-)``, and start on the post-dose value ``c(a)``; without these points a trapezoid
-    across the dose would add (jump x grid step / 2) to the interval's AUC.
-    """
-    inside = iv[(iv[:, 0] >= t[0]) & (iv[:, 0] <= t[-1]), 0]
-    extra = np.concatenate([inside, np.nextafter(inside[inside > t[0]], -np.inf)])
-    t_sim = np.unique(np.concatenate([t, extra]))
-    return t_sim, np.searchsorted(t_sim, t)
-
-
-def _summarize(
-    t: FloatArray, c: FloatArray, t_sim: FloatArray, c_sim: FloatArray, iv: FloatArray
-) -> tuple[dict[str, FloatArray], dict[str, str]]:
-    """Cmax/Tmax on the user's grid; AUCs (lin-up/log-down) with the pre/post-dose points."""
-    why: dict[str, str] = {}
-    cmax, tmax = compute_cmax(t, c)
-    auc = compute_auc(t_sim, c_sim)
-    out = {"cmax_mg_per_L": cmax.value, "tmax_h": tmax.value, "auc_mg_h_per_L": auc.value}
-    if auc.reason:
-        why["auc_mg_h_per_L"] = auc.reason
-    K = iv.shape[0]
-    ci, ti, ai = (np.full((c.shape[0], K), np.nan) for _ in range(3))
-    for k, (a, b) in enumerate(iv):
-        last = k == K - 1
-        if a < t[0]:
-            why["auc_interval_mg_h_per_L"] = f"the grid starts after dose {k + 1} at {a:g} h"
-            continue
-        sel = (t >= a) & ((t < b) if not last else (t <= b))
-        if np.any(sel):
-            cm, tm = compute_cmax(t[sel], c[:, sel])
-            ci[:, k], ti[:, k] = cm.value, tm.value
-        else:
-            why["cmax_interval_mg_per_L"] = (
-                f"no output time in dose interval {k + 1} [{a:g}, {b:g}) h"
-            )
-        ssel = (t_sim >= a) & ((t_sim < b) if not last else (t_sim <= b))
-        m = compute_auc(t_sim[ssel], c_sim[:, ssel])
-        ai[:, k] = m.value
-        if m.reason:
-            why["auc_interval_mg_h_per_L"] = f"dose interval {k + 1}: {m.reason}"
-    out |= {"cmax_interval_mg_per_L": ci, "tmax_interval_h": ti, "auc_interval_mg_h_per_L": ai}
-    return out, why
-
-
-def _dose_intervals(regimen: Regimen, t_end_h: float) -> FloatArray:
-    starts = sorted({d.time_h + k * d.ii_h for d in regimen.doses for k in range(d.addl + 1)})
-    starts = [s for s in starts if s < t_end_h]
-    if not starts:
-        return np.zeros((0, 2))
-    return np.column_stack([starts, [*starts[1:], t_end_h]]).astype(float)
 
 
 def _warn_outside_population(spec: ModelSpec, covariates: CovariateInput | None) -> None:
@@ -428,7 +325,7 @@ def _prepare(
         method,
         float(percentile_rel_error),
         tuple(targets),
-        _dose_intervals(regimen, float(t[-1])),
+        dose_intervals(regimen, float(t[-1])),
         summary_method=summary_method,
     )
 
@@ -557,7 +454,7 @@ def simulate_population(
     percentile_rel_error: float = 0.01,
     exact_max_bytes: float = 256e6,
     targets: Sequence[Target] = (),
-    progress: bool = True,
+    progress: bool = False,
     summary_method: Literal["exact", "grid", "observed"] = "exact",
 ) -> PopulationResult:
     """Simulate ``n`` subjects and reduce them to summaries and percentile curves.

@@ -4,7 +4,9 @@ models (:mod:`.builtin`)."""
 
 from ketasim.spec.builtin import BUILTIN_MODELS, get_builtin_model
 from ketasim.spec.domains import DOMAINS, describe_domain, find_outside_domain
-from ketasim.spec.model import (
+from ketasim.spec.model import ModelSpec
+from ketasim.spec.provenance import EVIDENCE_TIERS, Citation, Evidence, Implementation
+from ketasim.spec.structure import (
     COMPARTMENT_KINDS,
     RESIDUAL_FORMS,
     SAMPLING_SITES,
@@ -13,12 +15,10 @@ from ketasim.spec.model import (
     DoseDerivation,
     Flow,
     Iiv,
-    ModelSpec,
     Parameter,
     Route,
     RouteInput,
 )
-from ketasim.spec.provenance import EVIDENCE_TIERS, Citation, Evidence, Implementation
 
 __all__ = [
     "BUILTIN_MODELS",

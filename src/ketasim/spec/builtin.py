@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from ketasim.errors import ModelError
-from ketasim.spec.model import Compartment, Flow, ModelSpec, Route, RouteInput
+from ketasim.spec.model import ModelSpec
+from ketasim.spec.structure import Compartment, Flow, Route, RouteInput
 
 __all__ = ["BUILTIN_MODELS", "get_builtin_model"]
 
