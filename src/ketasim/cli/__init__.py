@@ -19,7 +19,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from ketasim.errors import KetasimError, KetasimWarning
 from ketasim.notices import DISCLAIMER
@@ -45,9 +45,16 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``ketasim: error: ...``) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"ketasim: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ketasim`` argument parser with every command of :data:`COMMANDS` registered."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="ketasim",
         description="Ketamine and metabolite pharmacokinetics. " + DISCLAIMER,
     )
