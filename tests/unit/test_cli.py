@@ -349,3 +349,42 @@ def test_simulate_csv_console_and_plot_use_the_unit_asked_issue_7(tmp_path: Path
     assert "(umol/L)" in text or "umol/L" in text
     code, _ = _run([*base, "--unit", "furlongs", "--out", str(tmp_path / "x.csv")])
     assert code == 2 and not (tmp_path / "x.csv").exists()
+
+
+def test_patients_table_with_n_equal_to_its_rows_uses_each_patient_once_issue_12(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pyarrow.parquet as pq
+
+    patients = tmp_path / "p.csv"
+    patients.write_text("WT\n15\n20\n30\n45\n")
+    out = tmp_path / "pop.parquet"
+    base = [a for a in POP if a not in ("--weight", "30 kg")]
+    code, _ = _run(
+        [*base, "--n", "4", "--seed", "1", "--patients", str(patients), "--out", str(out)]
+    )
+    assert code == 0
+    assert list(pq.read_table(out).column("WT").to_pylist()) == [15.0, 20.0, 30.0, 45.0]
+    assert "with replacement" not in capsys.readouterr().err
+    code, _ = _run([*base, "--n", "6", "--seed", "1", "--patients", str(patients)])
+    assert code == 0 and "drawn with replacement" in capsys.readouterr().err
+
+
+def test_plot_labels_name_the_unit_asked_issue_7(tmp_path: Path, monkeypatch) -> None:
+    import matplotlib.figure
+
+    labels: list[str] = []
+    original = matplotlib.figure.Figure.savefig
+
+    def spy(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        labels.extend(ax.get_ylabel() for ax in self.axes)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    png = tmp_path / "s.png"
+    code, _ = _run(
+        ["simulate", "herd_2007", "--dose", "1 mg/kg", "--weight", "20 kg", "--until", "2 h",
+         "--unit", "nmol/L", "--plot", str(png)]
+    )  # fmt: skip
+    assert code == 0 and png.read_bytes()[:4] == b"\x89PNG"
+    assert labels and all("nmol/L" in x for x in labels)

@@ -76,6 +76,20 @@ def _population_covariates(spec: ModelSpec, args: argparse.Namespace) -> Any:
                 f"{args.patients}: column(s) {', '.join(sorted(unknown))} are not covariates of "
                 f"{spec.id} ({', '.join(spec.covariates) or 'none'})"
             )
+        for flag in ("weight", "age", "sex"):
+            if getattr(args, flag, None) is not None:
+                raise ParameterError(f"give --{flag} in the --patients table, not both")
+        if args.covariate or args.covariate_dist:
+            raise ParameterError("give covariates in the --patients table or as options, not both")
+        rows = len(next(iter(table.values())))
+        if rows == args.n:
+            # NOTE: as many subjects as patients: each patient once, in table order
+            return {k: np.asarray(v, dtype=float) for k, v in table.items()}
+        print(
+            f"note: --n {args.n} subjects drawn with replacement from the {rows} patients of "
+            f"{args.patients} (give --n {rows} to use each patient once)",
+            file=sys.stderr,
+        )
         return CovariateTable(table)
     covs: dict[str, Any] = {}
     flags = {"WT": (args.weight, "kg"), "AGE": (args.age, "yr")}
