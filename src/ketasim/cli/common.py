@@ -300,22 +300,34 @@ def plot_result(res: Result, unit: str, path: str, title: str) -> None:
 
 def add_regimen_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--dose", help='e.g. "0.5 mg/kg" or "35 mg"')
-    s.add_argument("--route", default="iv")
+    s.add_argument(
+        "--route",
+        default="iv",
+        help="route of the model (iv, im, intranasal, oral, ...; see `ketasim model show MODEL`)",
+    )
     s.add_argument("--duration", help='infusion duration, e.g. "40 min"')
     s.add_argument("--every", help='interval between doses, e.g. "3.5 d"')
-    s.add_argument("--count", type=int, default=1)
+    s.add_argument("--count", type=int, default=1, help="number of doses (with --every)")
     s.add_argument("--until", help='end of the output grid, e.g. "24 h"')
     s.add_argument("--step", help='output step, e.g. "5 min"')
     s.add_argument("--weight", help='body weight, e.g. "70 kg"')
     s.add_argument("--age", help='age, e.g. "45 yr"')
     s.add_argument("--sex", help="male or female")
-    s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument(
+        "--covariate",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a covariate of the model in its unit, e.g. NDEV=3 or WT='70 kg' (repeatable)",
+    )
     s.add_argument("--molar", action="store_true", help="concentrations in nmol/L")
     s.add_argument(
         "--unit",
         help="concentration unit of every output: " + ", ".join(CONC_UNITS) + " (default ng/mL)",
     )
-    s.add_argument("--plot", metavar="FILE.png")
+    s.add_argument(
+        "--plot", metavar="FILE.png", help="write a PNG (linear and log panels) of the curves"
+    )
     s.add_argument(
         "--interaction",
         action="append",

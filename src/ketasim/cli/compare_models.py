@@ -133,7 +133,13 @@ def register(sub: Any) -> None:
     s.add_argument("--weight", help='body weight, e.g. "70 kg" (needed for mg/kg doses)')
     s.add_argument("--age", help='age, e.g. "45 yr"')
     s.add_argument("--sex", help="male or female")
-    s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument(
+        "--covariate",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a covariate of the model in its unit, e.g. NDEV=3 or WT='70 kg' (repeatable)",
+    )
     s.add_argument(
         "--sampling",
         choices=("arterial", "venous"),

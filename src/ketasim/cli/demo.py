@@ -71,5 +71,5 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 def register(sub: Any) -> None:
     """Add ``demo`` to the CLI's subparsers."""
     d = sub.add_parser("demo", help="simulate an example infusion, print a table, write a PNG")
-    d.add_argument("--out-dir", default="out")
+    d.add_argument("--out-dir", default="out", help="folder for demo.csv and demo.png")
     d.set_defaults(func=cmd_demo)

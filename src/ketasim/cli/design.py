@@ -200,29 +200,63 @@ def register(sub: Any) -> None:
             "and the values that reach it in --probability of simulated patients. " + DISCLAIMER
         ),
     )
-    s.add_argument("model")
+    s.add_argument(
+        "model",
+        help="library model id (`ketasim models`), built-in pk1..pk3[_depot], or a .toml file",
+    )
     s.add_argument(
         "--target",
         required=True,
         help='e.g. "ketamine 100-250 ng/mL for >= 30 min, peak < 400 ng/mL"',
     )
-    s.add_argument("--vary", required=True, choices=("dose", "rate", "duration", "interval"))
+    s.add_argument(
+        "--vary",
+        required=True,
+        choices=("dose", "rate", "duration", "interval"),
+        help="what to search over",
+    )
     s.add_argument("--range", required=True, help='e.g. "0.1-1 mg/kg", "10-60 min"')
     s.add_argument("--steps", type=int, default=10, help="candidate values (default 10)")
-    s.add_argument("--route", default="iv")
+    s.add_argument(
+        "--route",
+        default="iv",
+        help="route of the model (iv, im, intranasal, oral, ...; see `ketasim model show MODEL`)",
+    )
     s.add_argument("--dose", help="fixed dose when --vary duration or interval")
     s.add_argument("--duration", help="infusion duration (fixed unless varied)")
     s.add_argument("--every", help="interval between doses (fixed unless varied)")
-    s.add_argument("--count", type=int, default=1)
+    s.add_argument("--count", type=int, default=1, help="number of doses (with --every)")
     s.add_argument("--until", help="end of the simulated horizon (default: last dose + 24 h)")
-    s.add_argument("--n", type=int, default=500)
-    s.add_argument("--seed", type=int, default=1)
-    s.add_argument("--probability", type=float, default=0.9)
-    s.add_argument("--weight")
-    s.add_argument("--age")
-    s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
-    s.add_argument("--covariate-dist", action="append", default=[], metavar="NAME=MEAN,SD[,LO,HI]")
-    s.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    s.add_argument("--out", metavar="CURVE.csv")
-    s.add_argument("--plot", metavar="CURVE.png")
+    s.add_argument("--n", type=int, default=500, help="simulated patients per candidate")
+    s.add_argument(
+        "--seed", type=int, default=1, help="random seed (the same patients for every candidate)"
+    )
+    s.add_argument(
+        "--probability", type=float, default=0.9, help="required share of simulated patients (0-1)"
+    )
+    s.add_argument("--weight", help="body weight, e.g. '70 kg'")
+    s.add_argument("--age", help="age, e.g. '45 yr'")
+    s.add_argument(
+        "--covariate",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a covariate of the model in its unit, e.g. NDEV=3 or WT='70 kg' (repeatable)",
+    )
+    s.add_argument(
+        "--covariate-dist",
+        action="append",
+        default=[],
+        metavar="NAME=MEAN,SD[,LO,HI]",
+        help="truncated normal for a covariate, in its unit",
+    )
+    s.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an individual parameter with its unit, e.g. CL='60 L/h' (repeatable)",
+    )
+    s.add_argument("--out", metavar="CURVE.csv", help="write the attainment curve (CSV)")
+    s.add_argument("--plot", metavar="CURVE.png", help="plot the attainment curve (PNG)")
     s.set_defaults(func=cmd_design)

@@ -72,7 +72,16 @@ def register(sub: Any) -> None:
         description="Time within published concentration zones and effect models, with sources. "
         + DISCLAIMER,
     )
-    e.add_argument("model")
-    e.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    e.add_argument(
+        "model",
+        help="library model id (`ketasim models`), built-in pk1..pk3[_depot], or a .toml file",
+    )
+    e.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an individual parameter with its unit, e.g. CL='60 L/h' (repeatable)",
+    )
     add_regimen_args(e)
     e.set_defaults(func=cmd_effects)

@@ -235,9 +235,17 @@ def register(sub: Any) -> None:
             + DISCLAIMER
         ),
     )
-    s.add_argument("model")
+    s.add_argument(
+        "model",
+        help="library model id (`ketasim models`), built-in pk1..pk3[_depot], or a .toml file",
+    )
     s.add_argument("data", help="NONMEM-style CSV with doses and DV observations")
-    s.add_argument("--out", required=True, metavar="FILE.csv")
+    s.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.csv",
+        help="per-subject results (FILE.csv) and per-observation table",
+    )
     s.add_argument("--dv-unit", help="unit of DV, e.g. ng/mL (or name the column DV_ng_mL)")
     s.add_argument("--analyte", help="analyte of observations with CMT 0 (default: the parent)")
     s.add_argument(
@@ -251,7 +259,13 @@ def register(sub: Any) -> None:
         help="residual error when the model states none or to override it, e.g. "
         "ketamine=proportional:0.2, ketamine=combined:0.1,1 ng/mL, ketamine=exponential:0.25",
     )
-    s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument(
+        "--covariate",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a covariate of the model in its unit, e.g. NDEV=3 or WT='70 kg' (repeatable)",
+    )
     s.add_argument(
         "--prior-scale", type=float, default=1.0, help="omega x this (> 1: tempered prior)"
     )

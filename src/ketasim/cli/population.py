@@ -338,10 +338,19 @@ def register(sub: Any) -> None:
         description="Sample between-subject variability (and covariates) and summarise. "
         + DISCLAIMER,
     )
-    p.add_argument("model")
+    p.add_argument(
+        "model",
+        help="library model id (`ketasim models`), built-in pk1..pk3[_depot], or a .toml file",
+    )
     p.add_argument("--n", type=int, required=True, help="number of subjects")
     p.add_argument("--seed", type=int, help="random seed (printed when not given)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an individual parameter with its unit, e.g. CL='60 L/h' (repeatable)",
+    )
     add_regimen_args(p)
     p.add_argument(
         "--covariate-dist",
@@ -356,7 +365,8 @@ def register(sub: Any) -> None:
         "--target",
         action="append",
         default=[],
-        help='e.g. "ketamine > 100 ng/mL for 30 min" or "ketamine < 2 mg/L"',
+        help="ANALYTE > CONC [for DURATION] or ANALYTE < CONC, with an analyte of the model "
+        '(see `ketasim model show MODEL`), e.g. "s_ketamine > 100 ng/mL for 30 min"',
     )
     p.add_argument("--out", metavar="FILE.csv|FILE.parquet")
     p.add_argument("--dask", action="store_true", help="run on a local Dask cluster")

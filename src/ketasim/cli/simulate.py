@@ -195,9 +195,18 @@ def register(sub: Any) -> None:
             "on (last observation carried forward). Without DATA.csv: a regimen (--dose ...)."
         ),
     )
-    s.add_argument("model")
+    s.add_argument(
+        "model",
+        help="library model id (`ketasim models`), built-in pk1..pk3[_depot], or a .toml file",
+    )
     s.add_argument("data", nargs="?")
-    s.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an individual parameter with its unit, e.g. CL='60 L/h' (repeatable)",
+    )
     s.add_argument(
         "--out", metavar="FILE.csv|FILE.parquet", help="write the table (CSV or Parquet)"
     )

@@ -191,7 +191,10 @@ def register(sub: Any) -> None:
             "there, updating every --update. " + TCI_NOTICE
         ),
     )
-    s.add_argument("model")
+    s.add_argument(
+        "model",
+        help="library model id (`ketasim models`), built-in pk1..pk3[_depot], or a .toml file",
+    )
     s.add_argument(
         "--target",
         action="append",
@@ -211,8 +214,20 @@ def register(sub: Any) -> None:
     s.add_argument("--weight", help='body weight, e.g. "70 kg"')
     s.add_argument("--age", help='age, e.g. "45 yr"')
     s.add_argument("--sex", help="male or female")
-    s.add_argument("--covariate", action="append", default=[], metavar="NAME=VALUE")
-    s.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    s.add_argument(
+        "--covariate",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a covariate of the model in its unit, e.g. NDEV=3 or WT='70 kg' (repeatable)",
+    )
+    s.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an individual parameter with its unit, e.g. CL='60 L/h' (repeatable)",
+    )
     s.add_argument("--step", help='step of the predicted curves, e.g. "1 min"')
     s.add_argument("--out", metavar="PLAN.csv")
     s.add_argument("--plot", metavar="PLAN.png")
