@@ -17,6 +17,7 @@ __all__ = [
     "format_model_line",
     "get_covariates",
     "get_display_unit",
+    "get_population_covariates",
     "param_values",
     "parse_assignments",
     "plot_result",
@@ -230,6 +231,47 @@ def get_covariates(
     for note in resolved.notes:
         print(f"note: {note}", file=sys.stderr)
     return resolved
+
+
+def get_population_covariates(
+    spec: ModelSpec, args: argparse.Namespace, regimen: Regimen | None = None
+) -> dict[str, Any]:
+    """Covariates of a virtual population: fixed ones as :func:`get_covariates` resolves them
+    (used, range-checked or refused by name), plus ``--covariate-dist NAME=MEAN,SD[,LO,HI]``
+    truncated normals in the covariate's unit (the mean is checked like a fixed value)."""
+    from ketasim.population import TruncatedNormal
+
+    dists: dict[str, Any] = {}
+    means: list[str] = []
+    for item in getattr(args, "covariate_dist", []) or []:
+        k, _, v = item.partition("=")
+        k = k.strip()
+        if k not in spec.covariates:
+            raise UsageError(
+                f"--covariate-dist {item!r}: model {spec.id} has no covariate {k!r}; "
+                f"covariates: {', '.join(spec.covariates) or 'none'}"
+            )
+        if k in dists:
+            raise UsageError(f"--covariate-dist {k} is given twice: give it once")
+        try:
+            parts = [float(x) for x in v.split(",")]
+        except ValueError:
+            raise UsageError(
+                f"--covariate-dist {item!r}: write NAME=mean,sd[,low,high] in "
+                f"{spec.covariates[k].unit or 'its unit'}"
+            ) from None
+        if len(parts) not in (2, 4) or not all(np.isfinite(parts)) or parts[1] < 0:
+            raise UsageError(
+                f"--covariate-dist {item!r}: give finite mean,sd (sd >= 0) or mean,sd,low,high"
+            )
+        dists[k] = TruncatedNormal(*parts)
+        unit = spec.covariates[k].unit
+        means.append(f"{k}={parts[0]:g} {unit}".strip())
+    extra = argparse.Namespace(**vars(args))
+    extra.covariate = [*(getattr(args, "covariate", []) or []), *means]
+    covs: dict[str, Any] = dict(get_covariates(spec, extra, regimen).values)
+    covs.update(dists)
+    return covs
 
 
 def print_summary(res: Result, unit: str, out: TextIO, exposure: Any = None) -> None:

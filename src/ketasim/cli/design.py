@@ -9,18 +9,21 @@ dose.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from ketasim.cli.common import UsageError, param_values, parse_assignments, resolve_model
+from ketasim.cli.common import (
+    UsageError,
+    get_population_covariates,
+    param_values,
+    parse_assignments,
+    resolve_model,
+)
 from ketasim.design import DesignResult, DesignSpace, find_regimen, parse_goal, parse_range
-from ketasim.errors import ParameterError
 from ketasim.io.atomic import write_csv_atomic
 from ketasim.notices import DISCLAIMER
-from ketasim.population import TruncatedNormal
 from ketasim.spec import ModelSpec
 from ketasim.units import to_unit
 
@@ -39,45 +42,8 @@ def _check_out(path: str | None, suffix: str, flag: str) -> None:
 
 
 def _covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, Any]:
-    covs: dict[str, Any] = {}
-    for name, val, unit, flag in (
-        ("WT", args.weight, "kg", "--weight"),
-        ("AGE", args.age, "yr", "--age"),
-    ):
-        if val is not None:
-            if name not in spec.covariates:
-                raise ParameterError(f"{flag}: model {spec.id} does not use {name}")
-            covs[name] = to_unit(val, unit, what=flag)
-    for item in args.covariate:
-        k, _, v = item.partition("=")
-        if k not in spec.covariates:
-            raise ParameterError(f"--covariate {item!r}: model {spec.id} has no covariate {k!r}")
-        cu = spec.covariates[k].unit
-        covs[k] = to_unit(v, cu, what=f"--covariate {k}") if cu else float(v)
-    for item in args.covariate_dist:
-        k, _, v = item.partition("=")
-        if k not in spec.covariates:
-            raise ParameterError(
-                f"--covariate-dist {item!r}: model {spec.id} has no covariate {k!r}"
-            )
-        try:
-            parts = [float(x) for x in v.split(",")]
-        except ValueError:
-            raise ParameterError(
-                f"--covariate-dist {item!r}: write NAME=mean,sd[,low,high]"
-            ) from None
-        if len(parts) not in (2, 4):
-            raise ParameterError(f"--covariate-dist {item!r}: give mean,sd or mean,sd,low,high")
-        covs[k] = TruncatedNormal(*parts)
-    for name, cov in spec.covariates.items():
-        if name not in covs:
-            covs[name] = cov.reference
-            print(
-                f"note: {name} not given; every simulated patient has the model's reference "
-                f"{cov.reference:g} {cov.unit}".rstrip(),
-                file=sys.stderr,
-            )
-    return covs
+    # NOTE: no single regimen here (the candidates vary); per-dose covariates follow each one
+    return get_population_covariates(spec, args, None)
 
 
 def cmd_design(args: argparse.Namespace, out: TextIO) -> int:

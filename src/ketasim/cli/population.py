@@ -20,6 +20,7 @@ from ketasim.cli.common import (
     add_regimen_args,
     format_model_line,
     get_display_unit,
+    get_population_covariates,
     param_values,
     parse_assignments,
     resolve_model,
@@ -29,7 +30,7 @@ from ketasim.events import Regimen
 from ketasim.grids import get_default_grid
 from ketasim.io.atomic import check_output_paths, write_csv_atomic, write_with
 from ketasim.notices import DISCLAIMER
-from ketasim.population import CovariateTable, PopulationResult, Target, TruncatedNormal
+from ketasim.population import CovariateTable, PopulationResult, Target
 from ketasim.spec import ModelSpec
 from ketasim.units import format_unit_suffix, get_conc_factor, to_unit
 
@@ -67,7 +68,7 @@ def parse_target(text: str, index: int) -> Target:
     return Target(f"T{index}: {text.strip()}", analyte, below_mg_per_L=c)
 
 
-def _population_covariates(spec: ModelSpec, args: argparse.Namespace) -> Any:
+def _population_covariates(spec: ModelSpec, args: argparse.Namespace, regimen: Regimen) -> Any:
     if args.patients:
         table = _read_table(args.patients)
         unknown = set(table) - set(spec.covariates)
@@ -91,34 +92,7 @@ def _population_covariates(spec: ModelSpec, args: argparse.Namespace) -> Any:
             file=sys.stderr,
         )
         return CovariateTable(table)
-    covs: dict[str, Any] = {}
-    flags = {"WT": (args.weight, "kg"), "AGE": (args.age, "yr")}
-    for name, (val, unit) in flags.items():
-        if val is not None and name in spec.covariates:
-            covs[name] = to_unit(val, unit, what=f"--{'weight' if name == 'WT' else 'age'}")
-    for item in args.covariate:
-        k, _, v = item.partition("=")
-        if k not in spec.covariates:
-            raise ParameterError(f"model {spec.id} has no covariate {k!r}")
-        cu = spec.covariates[k].unit
-        covs[k] = to_unit(v, cu, what=f"--covariate {k}") if cu else float(v)
-    for item in args.covariate_dist:
-        k, _, v = item.partition("=")
-        if k not in spec.covariates:
-            raise ParameterError(f"model {spec.id} has no covariate {k!r}")
-        try:
-            parts = [float(x) for x in v.split(",")]
-        except ValueError:
-            raise ParameterError(
-                f"--covariate-dist {item!r}: write NAME=mean,sd[,low,high] "
-                f"in {spec.covariates[k].unit}"
-            ) from None
-        if len(parts) not in (2, 4):
-            raise ParameterError(f"--covariate-dist {item!r}: give mean,sd or mean,sd,low,high")
-        covs[k] = TruncatedNormal(*parts)
-    for name, cov in spec.covariates.items():
-        covs.setdefault(name, cov.reference)
-    return covs
+    return get_population_covariates(spec, args, regimen)
 
 
 def _read_table(path: str) -> dict[str, np.ndarray]:
@@ -184,7 +158,7 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
     if step is not None and (not step > 0 or (until is not None and step > until)):
         raise ParameterError(f"--step {args.step}: give a step > 0 and not longer than --until")
     targets = [parse_target(t, i + 1) for i, t in enumerate(args.target)]
-    covs = _population_covariates(spec, args)
+    covs = _population_covariates(spec, args, regimen)
     # NOTE: library policy: the grid holds every dose, infusion-end and lag time (no aliasing)
     times = get_default_grid(regimen, until_h=until, step_h=step, spec=spec)
     if times.size > 100_000:
