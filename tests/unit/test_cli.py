@@ -388,3 +388,18 @@ def test_plot_labels_name_the_unit_asked_issue_7(tmp_path: Path, monkeypatch) ->
     )  # fmt: skip
     assert code == 0 and png.read_bytes()[:4] == b"\x89PNG"
     assert labels and all("nmol/L" in x for x in labels)
+
+
+def test_each_command_is_registered_by_the_module_the_cli_loads_for_it_issue_8() -> None:
+    import argparse
+
+    from ketasim.cli import _COMMAND_MODULES, build_parser
+
+    def commands(parser: argparse.ArgumentParser) -> set[str]:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return set(sub.choices)
+
+    every = commands(build_parser())
+    assert every == set(_COMMAND_MODULES)
+    for command, module in _COMMAND_MODULES.items():
+        assert command in commands(build_parser(module)), command

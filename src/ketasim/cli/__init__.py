@@ -44,6 +44,28 @@ COMMANDS: tuple[str, ...] = (
     "demo",
 )
 
+#: the module that registers each command (the CLI imports only that one for a known command,
+#: which keeps one ``ketasim simulate`` process light); unknown or help: every module
+_COMMAND_MODULES: dict[str, str] = {
+    "simulate": "simulate",
+    "effects": "effects",
+    "population": "population",
+    "tci": "tci",
+    "design": "design",
+    "interactions": "library",
+    "models": "library",
+    "model": "library",
+    "validate": "library",
+    "compare-models": "compare_models",
+    "info": "info",
+    "screen": "screen",
+    "run": "run",
+    "nca": "nca",
+    "fit": "fit",
+    "app": "app",
+    "demo": "demo",
+}
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``ketasim: error: ...``) and exit code 2."""
@@ -52,8 +74,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"ketasim: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``ketasim`` argument parser with every command of :data:`COMMANDS` registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``ketasim`` argument parser with every command of :data:`COMMANDS` registered
+    (or only the module ``only``, for a command line that names its command)."""
     p = _Parser(
         prog="ketasim",
         description="Ketamine and metabolite pharmacokinetics. " + DISCLAIMER,
@@ -63,14 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"ketasim {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"ketasim.cli.{name}").register(sub)
+        if only is None or name == only:
+            importlib.import_module(f"ketasim.cli.{name}").register(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point; returns the exit code (0 ok, 1 validation failures, 2 input errors)."""
     out = out or sys.stdout
-    parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    first = next((w for w in words if not w.startswith("-")), None)
+    parser = build_parser(_COMMAND_MODULES.get(first or ""))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
