@@ -20,7 +20,7 @@ import numpy as np
 
 from ketasim.events import Dose, Regimen
 from ketasim.library import load_model
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.units import convert_magnitude
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "validation" / "data"
@@ -46,7 +46,7 @@ def simulate_case(case: dict[str, Any]) -> np.ndarray:
         for inf in case["infusions"]
     )
     times_h = np.array([convert_magnitude(t, "s", "h") for t in case["times_s"]])
-    res = simulate_regimen(spec, Regimen(doses), times_h, covariates={"WT": case["weight_kg"]})
+    res = simulate(spec, Regimen(doses), times_h, covariates={"WT": case["weight_kg"]})
     return np.asarray(res.get_conc("ketamine", "mg/L")[0], dtype=float)
 
 

@@ -64,14 +64,14 @@ def sample_params(n: int, seed: int = 1) -> dict[str, np.ndarray]:
 
 def run_exact(n: int, workers: int = 2) -> dict[str, float]:
     from ketasim.events import Regimen
-    from ketasim.simulate import simulate_regimen
+    from ketasim.simulate import simulate
 
     model = build_model()
     times = np.linspace(0.0, T_END_H, N_TIMES)
     reg = Regimen.from_quantities(f"{DOSE_MG} mg", duration="40 min", every="2 d", count=N_DOSES)
     params = sample_params(n)
     t0 = time.perf_counter()
-    res = simulate_regimen(model, reg, times, params=params, workers=workers)
+    res = simulate(model, reg, times, params=params, workers=workers)
     dt = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     c = res.conc["ketamine"]
@@ -81,7 +81,7 @@ def run_exact(n: int, workers: int = 2) -> dict[str, float]:
 def run_domino(n: int) -> dict[str, float]:
     """Issue 2's reference case: Domino racemic ketamine, 35 mg over 10 min, 121 times, 30 % IIV."""
     from ketasim.events import Regimen
-    from ketasim.simulate import simulate_regimen
+    from ketasim.simulate import simulate
     from ketasim.spec import get_builtin_model
     from ketasim.units import to_unit
 
@@ -94,9 +94,9 @@ def run_domino(n: int) -> dict[str, float]:
     times = np.linspace(0.0, 2.0, 121)
     reg = Regimen.from_quantities("35 mg", duration="10 min")
     model = get_builtin_model("pk3")
-    simulate_regimen(model, reg, times, params={k: v[:2] for k, v in params.items()})  # warm
+    simulate(model, reg, times, params={k: v[:2] for k, v in params.items()})  # warm
     t0 = time.perf_counter()
-    simulate_regimen(model, reg, times, params=params)
+    simulate(model, reg, times, params=params)
     return {"seconds": time.perf_counter() - t0}
 
 
@@ -148,7 +148,7 @@ def run_ode(n: int) -> dict[str, float]:
 def run_domino_one(n_calls: int) -> dict[str, float]:
     """One subject, pk3 Domino, 121 times, called ``n_calls`` times (TCI/fitting/app use)."""
     from ketasim.events import Regimen
-    from ketasim.simulate import simulate_regimen
+    from ketasim.simulate import simulate
     from ketasim.spec import get_builtin_model
     from ketasim.units import to_unit
 
@@ -158,10 +158,10 @@ def run_domino_one(n_calls: int) -> dict[str, float]:
     times = np.linspace(0.0, 2.0, 121)
     reg = Regimen.from_quantities("35 mg", duration="10 min")
     model = get_builtin_model("pk3")
-    simulate_regimen(model, reg, times, params=p)
+    simulate(model, reg, times, params=p)
     t0 = time.perf_counter()
     for _ in range(n_calls):
-        simulate_regimen(model, reg, times, params=p)
+        simulate(model, reg, times, params=p)
     engine = (time.perf_counter() - t0) / n_calls
     K = model.compute_rate_matrix({k: np.asarray([v]) for k, v in p.items()})
     t0 = time.perf_counter()
@@ -231,7 +231,7 @@ def _dataset(n: int):
 def run_dataset(n: int) -> dict[str, float]:
     """NONMEM dataset, n subjects (pk2_depot): the whole call, and its schedule compilation
     one subject at a time vs batched (compile_schedules), in the same process."""
-    from ketasim.simulate import simulate_dataset
+    from ketasim.simulate import simulate
     from ketasim.solver import schedule as sch
     from ketasim.spec import get_builtin_model
 
@@ -249,7 +249,7 @@ def run_dataset(n: int) -> dict[str, float]:
 
     simmod.compile_schedule = spy  # type: ignore[assignment]
     t0 = time.perf_counter()
-    simulate_dataset(spec, ds, params=p)
+    simulate(spec, ds, params=p)
     whole = time.perf_counter() - t0
     simmod.compile_schedule = orig  # type: ignore[assignment]
     t0 = time.perf_counter()

@@ -7,7 +7,7 @@ whole fit (posterior modes, Laplace covariance, intervals, IPRED/PRED/IWRES).
 
 Baseline, measured in the same run on the first ``--baseline-n`` subjects: for each subject
 alone, ``scipy.optimize.minimize`` (BFGS, numerical gradient) of the same objective, each
-evaluation one ``simulate_regimen`` call for that subject; the modes are compared with the
+evaluation one ``simulate`` call for that subject; the modes are compared with the
 batched fit's.
 
 Usage: ``python bench/fit.py [--n 1000] [--baseline-n 20] [--seed 1]``
@@ -25,7 +25,7 @@ from ketasim.estimation import ResidualModel, fit_map
 from ketasim.estimation.design import sample_observations
 from ketasim.events import Regimen
 from ketasim.library import load_model
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.units import to_unit
 
 GOAL_PER_S = 100.0
@@ -54,7 +54,7 @@ def baseline(spec, ds, wt, n):  # type: ignore[no-untyped-def]
             w: float = wt[i],
             y: np.ndarray = y,
         ) -> float:
-            f = simulate_regimen(
+            f = simulate(
                 spec, reg, times, covariates={"WT": w}, etas=e[None], check_validity=False
             ).conc["ketamine"][0]
             v = (SD_PROP * f) ** 2

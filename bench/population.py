@@ -11,7 +11,7 @@ engine solves it on its batched matrix-exponential path, which is slower; the sa
 herd_2007 (2 compartments, eigen path) is measured too, to show the population machinery itself.
 
 Rows of issue 8 (each ratio against a baseline measured in the same run): population
-subjects/s against the engine alone (``simulate_regimen`` on the same sampled covariates and
+subjects/s against the engine alone (``simulate`` on the same sampled covariates and
 random effects, the population layer's overhead), simons_2022 at 2,000 subjects against the
 goal of 6,000/s, repeated runs with threads (no BLAS-oversubscription outlier), the predicted
 time of 1,000,000 perez_ruixo_2021 subjects, and peak memory read from each child's own
@@ -97,10 +97,10 @@ def _peak_rss_mb(model: str, n: int, method: str) -> float:
 
 
 def _engine_alone(model: str, n: int) -> float:
-    """Seconds of the engine alone for ``n`` subjects: simulate_regimen on covariates and random
+    """Seconds of the engine alone for ``n`` subjects: simulate on covariates and random
     effects sampled the population's way, the same regimen and grid (no summaries)."""
     from ketasim.population.sampling import _covariates_for, _draw_etas, _omega_factor
-    from ketasim.simulate import simulate_regimen
+    from ketasim.simulate import simulate
 
     spec = load_model(model)
     rng = np.random.default_rng(1)
@@ -110,9 +110,7 @@ def _engine_alone(model: str, n: int) -> float:
     for a in range(0, n, 1024):
         sl = slice(a, min(n, a + 1024))
         c = {k: (v[sl] if np.ndim(v) == 1 else v) for k, v in cov.items()}
-        simulate_regimen(
-            spec, _regimen(model), TIMES_H, covariates=c, etas=etas[sl], check_validity=False
-        )
+        simulate(spec, _regimen(model), TIMES_H, covariates=c, etas=etas[sl], check_validity=False)
     return time.perf_counter() - t0
 
 

@@ -1,7 +1,7 @@
 """Fit the derived racemic adult route and norketamine submodels to published aggregate data.
 
 Reads ``src/ketasim/library/derived/data/racemic_adult_observations.csv`` (rows marked ``fit``),
-simulates them with ketasim's public ``simulate_regimen`` on the reference disposition model
+simulates them with ketasim's public ``simulate`` on the reference disposition model
 (``domino_1984``) composed with ``racemic_adult_norketamine`` and ``racemic_adult_routes``, and
 estimates each block of parameters by weighted least squares on log(predicted/observed)
 (``scipy.optimize.least_squares``, log-parameter space, bounds).

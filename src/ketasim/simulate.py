@@ -15,6 +15,7 @@ mg/L); generic ``pk*`` models in the user's own consistent units.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -316,6 +317,11 @@ def simulate_dataset(
     Kept as a thin wrapper for callers written before :func:`simulate`; new code calls
     :func:`simulate` (it takes the same arguments).
     """
+    warnings.warn(
+        "simulate_dataset(spec, data, ...) is deprecated: call simulate(spec, data, ...)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return simulate(
         spec, data, None, params=params, covariates=covariates, method=method, rtol=rtol,
         fill=fill,
@@ -342,6 +348,12 @@ def simulate_regimen(
     Kept as a thin wrapper for callers written before :func:`simulate`; new code calls
     :func:`simulate` (it takes the same arguments).
     """
+    warnings.warn(
+        "simulate_regimen(spec, regimen, times_h, ...) is deprecated: call "
+        "simulate(spec, regimen, times_h, ...)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return simulate(
         spec, regimen, times_h, covariates=covariates, etas=etas, params=params,
         keep_amounts=keep_amounts, chunk_size=chunk_size, workers=workers, method=method,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ketasim.events import Regimen
-from ketasim.simulate import simulate_dataset
+from ketasim.simulate import simulate
 from ketasim.spec import Compartment, Flow, ModelSpec, Route, RouteInput, get_builtin_model
 from tests.conftest import make_dataset, obs
 
@@ -61,9 +61,7 @@ def test_mass_balance_amounts_plus_eliminated_equal_bioavailable_dose(
         *obs(GRID, F1=f),
     ]
     recs.sort(key=lambda r: r["TIME"])
-    res = simulate_dataset(
-        SINK_MODEL, make_dataset(recs), params=dict(CL=cl, V1=v1, Q=q, V2=v2, KA=ka)
-    )
+    res = simulate(SINK_MODEL, make_dataset(recs), params=dict(CL=cl, V1=v1, Q=q, V2=v2, KA=ka))
     t = np.array([r["TIME"] for r in recs])
     given_iv = np.clip((t - 1.5) * rate, 0, amt2)
     expected = np.where(t >= 0, f * amt, 0) + given_iv
@@ -80,7 +78,7 @@ def test_superposition_of_two_doses(cl, v1, q, v2, a, b, t2):
     def run(doses):
         recs = [{"TIME": t, "AMT": x, "EVID": 1} for t, x in doses] + obs(GRID)
         recs.sort(key=lambda r: (r["TIME"], r["EVID"] == 0))
-        res = simulate_dataset(m, make_dataset(recs), params=p)
+        res = simulate(m, make_dataset(recs), params=p)
         return res.cp[np.array([r["EVID"] == 0 for r in recs])]
 
     both = run([(0.0, a), (t2, b)])
@@ -108,8 +106,8 @@ def test_addl_equals_explicit_doses(cl, v1, ka, amt, ii, addl):
             key=lambda r: (r["TIME"], r["EVID"] == 0),
         )
     )
-    a = simulate_dataset(m, implied, params=p).cp[1:]
-    b_all = simulate_dataset(m, explicit, params=p)
+    a = simulate(m, implied, params=p).cp[1:]
+    b_all = simulate(m, explicit, params=p)
     b = b_all.cp[b_all.evid == 0]
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12 * amt)
 
@@ -138,8 +136,8 @@ def test_two_back_to_back_infusions_equal_one(cl, v1, q, v2, rate, t1, t2):
             key=lambda r: (r["TIME"], r["EVID"] == 0),
         )
     )
-    a = simulate_dataset(m, one, params=p).cp[1:]
-    rb = simulate_dataset(m, two, params=p)
+    a = simulate(m, one, params=p).cp[1:]
+    rb = simulate(m, two, params=p)
     np.testing.assert_allclose(a, rb.cp[rb.evid == 0], rtol=1e-8, atol=1e-12 * rate)
 
 
@@ -166,8 +164,8 @@ def test_steady_state_equals_limit_of_many_doses(cl, v1, ka, amt, ii, infusion):
     many = make_dataset(
         [{"TIME": 0, "AMT": amt, "EVID": 1, "II": ii, "ADDL": n, **extra}, *obs(probe, CMT=2)]
     )
-    a = simulate_dataset(m, ss, params=p).cp[1:]
-    b = simulate_dataset(m, many, params=p).cp[1:]
+    a = simulate(m, ss, params=p).cp[1:]
+    b = simulate(m, many, params=p).cp[1:]
     np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12 * amt / v1)
 
 
@@ -190,7 +188,7 @@ def test_amounts_never_negative(cl, v1, q, v2, ka, amt, rate, ii):
         *obs(GRID),
     ]
     recs.sort(key=lambda r: r["TIME"])
-    res = simulate_dataset(m, make_dataset(recs), params=dict(CL=cl, V1=v1, Q=q, V2=v2, KA=ka))
+    res = simulate(m, make_dataset(recs), params=dict(CL=cl, V1=v1, Q=q, V2=v2, KA=ka))
     scale = amt * 2
     assert np.all(res.amounts >= -1e-12 * scale)
 
@@ -206,15 +204,15 @@ def test_amounts_never_negative(cl, v1, q, v2, ka, amt, rate, ii):
 def test_time_shift_invariance_and_dose_linearity(cl, v1, amt, shift, factor):
     m = get_builtin_model("pk1")
     p = dict(CL=cl, V1=v1)
-    base = simulate_dataset(
+    base = simulate(
         m, make_dataset([{"TIME": 0, "AMT": amt, "RATE": amt, "EVID": 1}, *obs(GRID)]), params=p
     ).cp
-    shifted = simulate_dataset(
+    shifted = simulate(
         m,
         make_dataset([{"TIME": shift, "AMT": amt, "RATE": amt, "EVID": 1}, *obs(GRID + shift)]),
         params=p,
     ).cp
-    scaled = simulate_dataset(
+    scaled = simulate(
         m,
         make_dataset(
             [{"TIME": 0, "AMT": amt * factor, "RATE": amt * factor, "EVID": 1}, *obs(GRID)]
@@ -230,11 +228,11 @@ def test_time_shift_invariance_and_dose_linearity(cl, v1, amt, shift, factor):
 def test_regimen_api_matches_dataset_api(amt, tinf):
     # the people-facing path and the NONMEM path are one engine
     from ketasim.library import load_model
-    from ketasim.simulate import simulate_regimen
+    from ketasim.simulate import simulate
 
     m = load_model("herd_2007")
     times = np.linspace(0.0, 12.0, 13)
-    r = simulate_regimen(
+    r = simulate(
         m,
         Regimen.from_quantities(f"{amt} mg", duration=f"{tinf} h"),
         times,
@@ -246,7 +244,7 @@ def test_regimen_api_matches_dataset_api(amt, tinf):
             *obs(times[1:], WT=30.0),
         ]
     )
-    d = simulate_dataset(m, ds)
+    d = simulate(m, ds)
     np.testing.assert_allclose(r.conc["ketamine"][0, 1:], d.cp[1:], rtol=1e-10, atol=1e-14)
 
 
@@ -274,9 +272,7 @@ def test_mass_balance_in_degenerate_regimes_dataset_path(cl, v1, q, v2, gap, amt
         *obs(GRID),
     ]
     recs.sort(key=lambda r: r["TIME"])
-    res = simulate_dataset(
-        SINK_MODEL, make_dataset(recs), params=dict(CL=cl, V1=v1, Q=q, V2=v2, KA=ka)
-    )
+    res = simulate(SINK_MODEL, make_dataset(recs), params=dict(CL=cl, V1=v1, Q=q, V2=v2, KA=ka))
     t = np.array([r["TIME"] for r in recs])
     expected = amt + np.clip((t - 1.5) * rate, 0, amt2)
     np.testing.assert_allclose(res.amounts.sum(axis=1), expected, rtol=1e-9)
@@ -297,12 +293,12 @@ def test_mass_balance_in_degenerate_regimes_dataset_path(cl, v1, q, v2, gap, amt
 def test_closed_system_conserves_mass_regimen_path(cl, q, amt, tinf):
     # pk2 with CL = 0 (an eigenvalue 0 that eig returns as ~1e-17) or CL so small that what is
     # eliminated over 24 h (< 3e-12 of the dose) is below the tolerance: mass is conserved
-    from ketasim.simulate import simulate_regimen
+    from ketasim.simulate import simulate
 
     times = np.linspace(0.0, 24.0, 97)
     reg = Regimen.from_quantities(f"{amt} mg", duration=f"{tinf} h", every="8 h", count=2)
     p = dict(CL=np.array(cl), V1=7.0, Q2=np.array(q), V2=13.0)
-    res = simulate_regimen(get_builtin_model("pk2"), reg, times, params=p, keep_amounts=True)
+    res = simulate(get_builtin_model("pk2"), reg, times, params=p, keep_amounts=True)
     assert res.amounts is not None
     given_so_far = sum(amt * np.clip((times - s) / tinf, 0.0, 1.0) for s in (0.0, 8.0))
     np.testing.assert_allclose(

@@ -9,7 +9,7 @@ from ketasim.comparison import SAMPLING_REASON, compare_models
 from ketasim.errors import ModelError, ParameterError
 from ketasim.events import Regimen
 from ketasim.library import find_models, load_model
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 
 ESK = Regimen.from_quantities("0.25 mg/kg", duration="40 min")
 
@@ -34,7 +34,7 @@ def test_compare_rows_carry_tier_and_sampling():
 
 def test_compare_cmax_equals_the_models_own_simulation():
     cmp = _esk()
-    res = simulate_regimen(
+    res = simulate(
         load_model("simons_2022"), ESK, cmp.results["simons_2022"].time_h, covariates={"WT": 70}
     )
     c = res.get_conc("s_ketamine", "ng/mL")[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ketasim import Regimen, simulate_regimen
+from ketasim import Regimen, simulate
 from ketasim.errors import KetasimWarning, ModelError, ValidityWarning
 from ketasim.library import load_model
 from ketasim.library.compose import (
@@ -86,7 +86,7 @@ def test_norketamine_mass_balance_after_iv_bolus():
     # all formed NK = FM x dose x MW ratio leaves through CLNK: AUC_NK x CLNK
     spec = _quiet("domino_1984", [NK])
     t = np.linspace(0, 200, 40001)
-    res = simulate_regimen(spec, Regimen.from_quantities("10 mg"), t, covariates={"WT": 70})
+    res = simulate(spec, Regimen.from_quantities("10 mg"), t, covariates={"WT": 70})
     c = res.get_conc("norketamine", "mg/L")[0]
     auc = float(np.sum(0.5 * (c[1:] + c[:-1]) * np.diff(t)))
     formed = 0.8 * 10 * 223.70 / 237.73
@@ -97,7 +97,7 @@ def test_norketamine_mass_balance_after_iv_bolus():
 def test_unknown_route_is_refused():
     spec = _quiet("domino_1984", [ROUTES])
     with pytest.raises(ModelError, match="subcutaneous"):
-        simulate_regimen(
+        simulate(
             spec,
             Regimen.from_quantities("10 mg", route="subcutaneous"),
             np.array([1.0]),

@@ -10,7 +10,7 @@ from ketasim.estimation import ResidualModel, fit_map
 from ketasim.estimation.forecast import forecast_regimen
 from ketasim.events import Dataset, Regimen
 from ketasim.library import load_model
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 
 PROP = {"ketamine": ResidualModel("proportional", proportional=0.2)}
 TIMES = np.array([0.25, 1.0, 2.0, 6.0, 8.0])
@@ -33,7 +33,7 @@ def _subject(
 
 def _true_conc_ng(eta_cl: float, times: np.ndarray = TIMES) -> np.ndarray:
     spec = load_model("herd_2007")
-    res = simulate_regimen(
+    res = simulate(
         spec,
         Regimen.from_quantities("50 mg"),
         times,
@@ -56,7 +56,7 @@ def test_m3_blq_points_pull_clearance_up_versus_dropping_them() -> None:
     f_drop = fit_map(spec, dropped, dv_unit="ng/mL", residual=PROP)
     assert f_m3.obs.blq.sum() == 2
     # precondition: without the BLQ points the fit predicts the 6-h level above the LLOQ
-    late = simulate_regimen(
+    late = simulate(
         spec,
         Regimen.from_quantities("50 mg"),
         np.array([6.0]),
@@ -147,7 +147,7 @@ def test_eta_column_is_refused() -> None:
 
 def test_metabolite_observations_fit_simons() -> None:
     spec = load_model("simons_2022")
-    res = simulate_regimen(
+    res = simulate(
         spec,
         Regimen.from_quantities("20 mg", duration="20 min"),
         np.array([0.5, 2.0, 6.0]),

@@ -9,13 +9,13 @@ from ketasim.errors import ModelError, ValidityWarning
 from ketasim.events import Regimen
 from ketasim.interactions import compute_modified_exposure, get_modifier, list_modifiers
 from ketasim.library import load_model
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 
 
 def _nasal():
     m = load_model("perez_ruixo_2021")
     covs = {"AGE": 45.0, "ASIAN": 0.0, "JAPANESE": 0.0, "NDEV": 3.0}
-    return simulate_regimen(
+    return simulate(
         m,
         Regimen.from_quantities("84 mg", route="intranasal"),
         np.linspace(0, 24, 1441),
@@ -50,7 +50,7 @@ def test_oral_ratio_refused_for_intranasal_regimen() -> None:
 
 def test_s_ketamine_ratio_refused_for_racemic_model() -> None:
     m = load_model("herd_2007")
-    res = simulate_regimen(
+    res = simulate(
         m, Regimen.from_quantities("20 mg"), np.linspace(0, 4, 9), covariates={"WT": 20.0}
     )
     with pytest.raises(ModelError, match="does not transfer"):
@@ -65,7 +65,7 @@ def test_unknown_modifier_lists_available() -> None:
 def test_weight_outside_population_warns_in_api() -> None:
     m = load_model("herd_2007")
     with pytest.warns(ValidityWarning, match="outside the range"):
-        simulate_regimen(
+        simulate(
             m, Regimen.from_quantities("20 mg"), np.linspace(0, 4, 9), covariates={"WT": 120.0}
         )
 

@@ -12,7 +12,7 @@ from ketasim.library import load_model
 from ketasim.monograph import MonographError, PkRegimen, compute_pk_summary, list_monographs
 from ketasim.monograph.pk_summary import simulate_pk_regimen
 from ketasim.nca import compute_cmax
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 
 
 @pytest.mark.parametrize("name", list_monographs())
@@ -30,7 +30,7 @@ def test_esketamine_row_equals_direct_simulation() -> None:
     row = compute_pk_summary("esketamine").rows[0]
     spec = load_model("perez_ruixo_2021")
     t = np.arange(0.0, 6.0 + 1 / 120, 1 / 60)
-    res = simulate_regimen(
+    res = simulate(
         spec,
         Regimen.from_quantities("84 mg", route="intranasal"),
         t,

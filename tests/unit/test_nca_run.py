@@ -11,7 +11,7 @@ from ketasim.errors import DatasetError, ParameterError, UnitError
 from ketasim.events import Regimen
 from ketasim.library import load_model
 from ketasim.nca import NCAResult, compute_nca
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 
 T = np.array([0.0, 0.5, 1, 2, 4, 8, 12])
 C = np.array([0.0, 4.0, 6.0, 5.0, 3.0, 1.2, 0.5])
@@ -60,7 +60,7 @@ def test_to_pandas_long_table() -> None:
 
 def test_ketasim_result_is_analysed_per_analyte_and_subject() -> None:
     m = load_model("herd_2007")
-    res = simulate_regimen(
+    res = simulate(
         m, Regimen.from_quantities("20 mg"), np.linspace(0, 8, 33), covariates={"WT": 20.0}
     )
     nca = compute_nca(res, dose="20 mg", route="intravascular")

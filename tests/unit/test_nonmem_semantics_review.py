@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ketasim.simulate import simulate_dataset
+from ketasim.simulate import simulate
 from ketasim.spec import get_builtin_model
 from tests.conftest import make_dataset, obs
 
@@ -36,7 +36,7 @@ RTOL = 1e-9
 def _pk1(records, **params):
     p = dict(CL=CL, V=V)
     p.update(params)
-    return simulate_dataset(get_builtin_model("pk1"), make_dataset(records), params=p)
+    return simulate(get_builtin_model("pk1"), make_dataset(records), params=p)
 
 
 def _amount(res):
@@ -109,7 +109,7 @@ def test_nonmem_differs_steady_state_constant_infusion_into_depot_matches_nonmem
     cl, v, ka, rate = 1.1, 20.0, 1.5, 100.0
     k = cl / v
     times = [1.0, 10.0, 130.0]
-    res = simulate_dataset(
+    res = simulate(
         get_builtin_model("pk1_depot"),
         make_dataset(
             [{"TIME": 0, "AMT": 0, "RATE": rate, "SS": 1, "EVID": 1, "CMT": 1}, *obs(times, CMT=2)]
@@ -356,7 +356,7 @@ def test_cmt_zero_uses_default_dose_and_observation_compartments():
     # on an observation record the default observation compartment (central).
     cl, v, ka = 2.0, 10.0, 1.3
     k = cl / v
-    res = simulate_dataset(
+    res = simulate(
         get_builtin_model("pk1_depot"),
         make_dataset([{"TIME": 0, "AMT": 100, "EVID": 1, "CMT": 0}, *obs([2.0], CMT=0)]),
         params=dict(CL=cl, V=v, KA=ka),
@@ -377,7 +377,7 @@ def test_time_varying_clearance_nocb_reproduces_nonmem_issue_7():
         {"TIME": 5, "EVID": 0, "CL": 2.0},
         {"TIME": 10, "EVID": 0, "CL": 4.0},
     ]
-    res = simulate_dataset(get_builtin_model("pk1"), make_dataset(records), params=dict(V=V))
+    res = simulate(get_builtin_model("pk1"), make_dataset(records), params=dict(V=V))
     a5 = 100 * math.exp(-0.2 * 5)
     np.testing.assert_allclose(res.amounts[1:, 0], [a5, a5 * math.exp(-0.4 * 5)], rtol=RTOL)
 
@@ -385,7 +385,7 @@ def test_time_varying_clearance_nocb_reproduces_nonmem_issue_7():
 def test_time_varying_clearance_locf_is_the_column_shifted_one_record_issue_7():
     # with fill="locf" a value applies from its record on: the NONMEM data above shifted one
     # record earlier (CL = 2, 4, 4) gives the same amounts
-    res = simulate_dataset(
+    res = simulate(
         get_builtin_model("pk1"),
         make_dataset(
             [

@@ -28,7 +28,7 @@ from ketasim.pd import (
     get_effect_model,
 )
 from ketasim.risk import compute_risk_summary, compute_time_in_band
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 
 EFFECTS_TOML = Path(__file__).parents[2] / "src" / "ketasim" / "library" / "effects.toml"
 OLOFSEN_2022 = "olofsen_2022_antinociception_external_perception"
@@ -158,7 +158,7 @@ def test_ke0_from_half_time():
 
 def test_effect_site_series_without_ke0_names_it():
     m = get_effect_model("dahan_2011_crps_pain_relief")
-    res = simulate_regimen(
+    res = simulate(
         load_model("perez_ruixo_2021"),
         Regimen.from_quantities("20 mg", route="iv", duration="1 h"),
         np.linspace(0, 2, 5),
@@ -252,7 +252,7 @@ def test_linear_model_missing_analyte_is_named():
 
 
 def _esketamine_venous() -> object:
-    return simulate_regimen(
+    return simulate(
         load_model("perez_ruixo_2021"),
         Regimen.from_quantities("20 mg", route="iv", duration="40 min"),
         np.linspace(0, 4, 241),
@@ -302,7 +302,7 @@ def test_time_in_band_linear_crossings_exact():
 
 
 def test_risk_summary_population_shapes_and_sources():
-    res = simulate_regimen(
+    res = simulate(
         load_model("herd_2007"),
         Regimen.from_quantities("1.5 mg/kg", route="iv"),
         np.linspace(0, 4, 481),
@@ -322,7 +322,7 @@ def test_risk_summary_population_shapes_and_sources():
 
 
 def test_risk_summary_skips_unsimulated_analyte_with_reason():
-    res = simulate_regimen(
+    res = simulate(
         load_model("herd_2007"),
         Regimen.from_quantities("1 mg/kg", route="iv"),
         np.linspace(0, 2, 121),

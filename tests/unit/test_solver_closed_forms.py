@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ketasim.simulate import simulate_dataset
+from ketasim.simulate import simulate
 from ketasim.spec import get_builtin_model
 from tests.conftest import make_dataset, obs
 
@@ -81,7 +81,7 @@ def _micro(p):
 def test_bolus_matches_closed_form(name: str) -> None:
     p = MODELS[name]
     ds = make_dataset([{"TIME": 0, "AMT": 100, "EVID": 1}, *obs(TIMES)])
-    res = simulate_dataset(get_builtin_model(name), ds, params=p)
+    res = simulate(get_builtin_model(name), ds, params=p)
     lam, c = _micro(p)
     np.testing.assert_allclose(res.cp[1:], _bolus(lam, c, 100, p["V1"], TIMES), rtol=RTOL)
 
@@ -90,7 +90,7 @@ def test_bolus_matches_closed_form(name: str) -> None:
 def test_infusion_matches_closed_form(name: str) -> None:
     p = MODELS[name]
     ds = make_dataset([{"TIME": 0, "AMT": 100, "RATE": 40, "EVID": 1}, *obs(TIMES)])
-    res = simulate_dataset(get_builtin_model(name), ds, params=p)
+    res = simulate(get_builtin_model(name), ds, params=p)
     lam, c = _micro(p)
     np.testing.assert_allclose(res.cp[1:], _infusion(lam, c, 40.0, 2.5, p["V1"], TIMES), rtol=RTOL)
 
@@ -99,7 +99,7 @@ def test_infusion_matches_closed_form(name: str) -> None:
 def test_first_order_absorption_matches_closed_form(name: str) -> None:
     p = dict(MODELS[name], KA=1.3, F1=0.7)
     ds = make_dataset([{"TIME": 0, "AMT": 100, "EVID": 1, "CMT": 1}, *obs(TIMES, CMT=2)])
-    res = simulate_dataset(get_builtin_model(f"{name}_depot"), ds, params=p)
+    res = simulate(get_builtin_model(f"{name}_depot"), ds, params=p)
     lam, c = _micro(MODELS[name])
     expected = _oral(lam, c, 100, 0.7, 1.3, p["V1"], TIMES)
     np.testing.assert_allclose(res.cp[1:], expected, rtol=RTOL)
@@ -109,7 +109,7 @@ def test_absorption_equal_to_elimination_rate_uses_defective_path() -> None:
     # KA == k10 makes the rate matrix defective; the closed form is F D k t exp(-k t) / V
     p = dict(CL=5.0, V1=20.0, KA=0.25)
     ds = make_dataset([{"TIME": 0, "AMT": 100, "EVID": 1}, *obs(TIMES)])
-    res = simulate_dataset(get_builtin_model("pk1_depot"), ds, params=p)
+    res = simulate(get_builtin_model("pk1_depot"), ds, params=p)
     k = 0.25
     np.testing.assert_allclose(res.cp[1:], 100 * k * TIMES * np.exp(-k * TIMES) / 20.0, rtol=RTOL)
 
@@ -118,8 +118,8 @@ def test_micro_constants_equal_clearances() -> None:
     p = MODELS["pk3"]
     ds = make_dataset([{"TIME": 0, "AMT": 100, "RATE": 40, "EVID": 1}, *obs(TIMES)])
     micro = dict(V1=20.0, K10=0.25, K12=0.6, K21=0.2, K13=0.075, K31=0.01)
-    a = simulate_dataset(get_builtin_model("pk3"), ds, params=p).cp
-    b = simulate_dataset(get_builtin_model("pk3"), ds, params=micro).cp
+    a = simulate(get_builtin_model("pk3"), ds, params=p).cp
+    b = simulate(get_builtin_model("pk3"), ds, params=micro).cp
     np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
@@ -130,5 +130,5 @@ def test_domino_reference_values_issue_2() -> None:
     ref = [0.40209, 0.62135, 0.72724, 0.17117, 0.06754, 0.04705, 0.03265]
     ds = make_dataset([{"TIME": 0, "AMT": 35, "RATE": 3.5, "EVID": 1}, *obs(times_min)])
     micro = dict(V1=0.063 * 70, K10=0.4381, K12=0.5921, K13=0.5900, K21=0.2470, K31=0.0146)
-    res = simulate_dataset(get_builtin_model("pk3"), ds, params=micro)
+    res = simulate(get_builtin_model("pk3"), ds, params=micro)
     np.testing.assert_allclose(res.cp[1:], ref, rtol=5e-5, atol=5e-6)

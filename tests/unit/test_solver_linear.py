@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ketasim.simulate import simulate_dataset
+from ketasim.simulate import simulate
 from ketasim.spec import get_builtin_model
 from tests.conftest import make_dataset
 
@@ -27,7 +27,7 @@ def test_ragged_dataset_solves_without_floating_point_warnings_issue_8() -> None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with np.errstate(all="warn"):
-            res = simulate_dataset(
+            res = simulate(
                 get_builtin_model("pk2_depot"),
                 _ragged_dataset(),
                 params=dict(CL=1.1, V1=20.0, Q2=3.0, V2=40.0, KA=1.5),
@@ -36,7 +36,7 @@ def test_ragged_dataset_solves_without_floating_point_warnings_issue_8() -> None
 
 
 def test_concentration_after_reset_is_exactly_zero_issue_8() -> None:
-    res = simulate_dataset(
+    res = simulate(
         get_builtin_model("pk2_depot"),
         _ragged_dataset(),
         params=dict(CL=1.1, V1=20.0, Q2=3.0, V2=40.0, KA=1.5),

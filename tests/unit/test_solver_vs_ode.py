@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ketasim.simulate import simulate_dataset
+from ketasim.simulate import simulate
 from ketasim.spec import get_builtin_model
 from tests.conftest import make_dataset, obs
 
@@ -105,8 +105,8 @@ def test_exact_equals_ode(name: str, defective: bool) -> None:
     model = get_builtin_model("pk2_depot")
     base = _defective_params() if defective else P
     params = {k: v for k, v in base.items() if k not in ds.columns}
-    exact = simulate_dataset(model, ds, params=params)
-    ode = simulate_dataset(model, ds, params=params, method="ode", rtol=1e-10)
+    exact = simulate(model, ds, params=params)
+    ode = simulate(model, ds, params=params, method="ode", rtol=1e-10)
     scale = np.maximum(np.max(np.abs(exact.amounts), axis=0), 1e-12)
     np.testing.assert_allclose(exact.amounts / scale, ode.amounts / scale, rtol=0, atol=1e-6)
     assert np.all(np.isfinite(exact.cp))
@@ -119,7 +119,7 @@ def test_transit_chain_model_regimen_equals_ode(route: str, irregular: bool) -> 
     # rate matrix, solved on the shared-grid matrix-exponential path; the ODE path is independent
     from ketasim.events import Regimen
     from ketasim.library import load_model
-    from ketasim.simulate import simulate_regimen
+    from ketasim.simulate import simulate
 
     m = load_model("simons_2022")
     reg = Regimen.from_quantities(
@@ -130,8 +130,8 @@ def test_transit_chain_model_regimen_equals_ode(route: str, irregular: bool) -> 
         times = np.unique(np.concatenate([times, [0.3333, 11.999, 12.0, 12.25, 29.9]]))
     etas = np.random.default_rng(2).normal(0.0, 0.2, (3, len(m.get_eta_names())))
     kw = dict(covariates={"WT": 70.0}, etas=etas)
-    exact = simulate_regimen(m, reg, times, **kw)
-    ode = simulate_regimen(m, reg, times, method="ode", **kw)
+    exact = simulate(m, reg, times, **kw)
+    ode = simulate(m, reg, times, method="ode", **kw)
     for a in exact.analytes:
         scale = np.max(np.abs(exact.conc[a]))
         np.testing.assert_allclose(exact.conc[a] / scale, ode.conc[a] / scale, rtol=0, atol=1e-6)

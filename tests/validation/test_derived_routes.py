@@ -79,7 +79,7 @@ def test_held_out_intramuscular_failure_is_shown(spec):
 def test_reference_model_gives_ketamine_and_norketamine_for_every_route(spec):
     import numpy as np
 
-    from ketasim import Regimen, simulate_regimen
+    from ketasim import Regimen, simulate
     from ketasim.individual import resolve_covariates
 
     t = np.linspace(0, 6, 361)
@@ -94,7 +94,7 @@ def test_reference_model_gives_ketamine_and_norketamine_for_every_route(spec):
         reg = Regimen.from_quantities(dose, route=route, duration=dur)
         # covariates the model derives from the dose (IN_DOSE) come from the regimen
         cov = resolve_covariates(spec, {"WT": 70}, regimen=reg).values
-        res = simulate_regimen(spec, reg, t, covariates=cov)
+        res = simulate(spec, reg, t, covariates=cov)
         for analyte in ("ketamine", "norketamine"):
             c = res.get_conc(analyte, "ng/mL")[0]
             # NOTE: the engine returns -1e-13 ng/mL norketamine at t = 0 after an IV bolus

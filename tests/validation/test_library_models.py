@@ -14,7 +14,7 @@ import pytest
 
 from ketasim.events import Regimen
 from ketasim.library import list_models, load_model
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.validation import format_markdown, run_validation, validate_target
 
 MODELS = list_models()
@@ -65,7 +65,7 @@ def test_every_route_and_analyte_simulates(model: str, route: str) -> None:
         if key in spec.population and name in covs:
             covs[name] = float(np.mean(spec.population[key]))
     dur = "30 min" if spec.routes[route].infusion else None
-    res = simulate_regimen(
+    res = simulate(
         spec,
         Regimen.from_quantities("10 mg", route=route, duration=dur),
         np.linspace(0, 24, 97),

@@ -1,7 +1,7 @@
 """Simulated measured levels for a sampling design (simulation-estimation, design checks).
 
 Owns drawing a virtual study: ETAs from the model's omega, concentrations through
-:func:`~ketasim.simulate.simulate_regimen`, residual error from the same
+:func:`~ketasim.simulate.simulate`, residual error from the same
 :class:`~ketasim.estimation.likelihood.ResidualModel` the fit uses, values below an LLOQ flagged
 BLQ, all written as a NONMEM-style :class:`~ketasim.events.Dataset` (DV in mg/L, column
 ``DV_MG_L``) that :func:`~ketasim.estimation.fit.fit_map` reads back. It does not fit.
@@ -19,7 +19,7 @@ from ketasim.errors import EventError
 from ketasim.estimation.likelihood import ResidualModel, get_residual_model
 from ketasim.events import Dataset, Regimen
 from ketasim.population.sampling import sample_etas
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
 
 __all__ = ["sample_observations"]
@@ -83,7 +83,7 @@ def sample_observations(
     analytes = tuple(analytes or spec.get_analytes())
     eta = sample_etas(spec, n, rng)
     cov = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in covariates.items()}
-    res = simulate_regimen(spec, regimen, times, covariates=cov, etas=eta)
+    res = simulate(spec, regimen, times, covariates=cov, etas=eta)
     T = times.size
     dv = np.empty((n, len(analytes), T))
     for j, a in enumerate(analytes):

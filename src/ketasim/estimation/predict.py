@@ -432,7 +432,7 @@ def _modifier_or_param(spec: ModelSpec) -> set[str]:
 
 def _route_for(spec: ModelSpec, cmt: int) -> str:
     """The single-input route dosing into compartment ``cmt``; every route feeding ``cmt`` must
-    carry the same modifiers (as :func:`~ketasim.simulate.simulate_dataset` requires)."""
+    carry the same modifiers (as :func:`~ketasim.simulate.simulate` requires)."""
     single, seen = [], set()
     for r in spec.routes.values():
         for inp in r.inputs:

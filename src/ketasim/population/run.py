@@ -46,7 +46,7 @@ from ketasim.population.summaries import (
     grid_summaries,
     simulation_grid,
 )
-from ketasim.simulate import simulate_regimen
+from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
 
 __all__ = ["BLOCK_SIZE", "PopulationResult", "simulate_population"]
@@ -181,7 +181,7 @@ def _simulate_block(job: _Job, b: int) -> _Partial:
         for k, v in job.params.items()
     }
     t_sim, user = simulation_grid(job.times_h, job.intervals_h)
-    res = simulate_regimen(
+    res = simulate(
         spec, job.regimen, t_sim, covariates=cov, etas=etas, params=params, check_validity=False
     )
     analytes = spec.get_analytes()
