@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ import numpy.typing as npt
 from ketasim.errors import KetasimWarning, ModelError, UnitError
 from ketasim.events import Regimen
 from ketasim.individual import compute_individual_parameters, resolve_covariates
+from ketasim.io.atomic import write_text_atomic
 from ketasim.library import list_models, load_model
 from ketasim.nca import compute_auc, compute_cmax
 from ketasim.notices import DISCLAIMER
@@ -441,13 +440,5 @@ def run_external_cli(models: Sequence[str] | None, markdown: str | None, out: Te
     results = run_external_validation(models)
     print(format_external_table(results), file=out)
     if markdown:
-        target = Path(markdown)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(format_external_markdown(results))
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text_atomic(markdown, format_external_markdown(results))
     return 0

@@ -9,11 +9,14 @@ import argparse
 import os
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 __all__ = [
     "UsageError",
+    "add_patient_args",
     "add_regimen_args",
+    "check_output_suffix",
     "format_model_line",
     "get_covariates",
     "get_display_unit",
@@ -34,6 +37,7 @@ from ketasim.errors import KetasimError, ModelError, UnitError
 from ketasim.events import Regimen
 from ketasim.grids import get_default_grid
 from ketasim.individual import ResolvedCovariates, resolve_covariates
+from ketasim.io.atomic import check_output_paths
 from ketasim.library import format_provenance, list_models, load_model, load_model_file
 from ketasim.nca import compute_auc, compute_cmax
 from ketasim.results import Result
@@ -340,6 +344,30 @@ def plot_result(res: Result, unit: str, path: str, title: str) -> None:
     )
 
 
+def add_patient_args(s: argparse.ArgumentParser) -> None:
+    """The patient options every simulating command shares (see :func:`get_covariates`)."""
+    s.add_argument("--weight", help='body weight, e.g. "70 kg" (needed for mg/kg doses)')
+    s.add_argument("--age", help='age, e.g. "45 yr"')
+    s.add_argument("--sex", help="male or female")
+    s.add_argument(
+        "--covariate",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a covariate of the model in its unit, e.g. NDEV=3 or WT='70 kg' (repeatable)",
+    )
+
+
+def check_output_suffix(path: str | None, suffix: str, flag: str) -> None:
+    """An output path given with ``flag`` must end in ``suffix`` and be writable (checked before
+    any work, by :func:`ketasim.io.atomic.check_output_paths`)."""
+    if path is None:
+        return
+    if Path(path).suffix.lower() != suffix:
+        raise UsageError(f"{flag} {path!r}: give a {suffix} file name")
+    check_output_paths({flag: path})
+
+
 def add_regimen_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--dose", help='e.g. "0.5 mg/kg" or "35 mg"')
     s.add_argument(
@@ -352,16 +380,7 @@ def add_regimen_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--count", type=int, default=1, help="number of doses (with --every)")
     s.add_argument("--until", help='end of the output grid, e.g. "24 h"')
     s.add_argument("--step", help='output step, e.g. "5 min"')
-    s.add_argument("--weight", help='body weight, e.g. "70 kg"')
-    s.add_argument("--age", help='age, e.g. "45 yr"')
-    s.add_argument("--sex", help="male or female")
-    s.add_argument(
-        "--covariate",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a covariate of the model in its unit, e.g. NDEV=3 or WT='70 kg' (repeatable)",
-    )
+    add_patient_args(s)
     s.add_argument("--molar", action="store_true", help="concentrations in nmol/L")
     s.add_argument(
         "--unit",

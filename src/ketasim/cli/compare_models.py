@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ketasim.cli.common import UsageError, parse_assignments
+from ketasim.cli.common import UsageError, add_patient_args, parse_assignments
 from ketasim.comparison import ModelComparison, compare_models
 from ketasim.events import Regimen
 from ketasim.notices import DISCLAIMER
@@ -130,16 +130,7 @@ def register(sub: Any) -> None:
     s.add_argument("--every", help='interval between doses, e.g. "3.5 d"')
     s.add_argument("--count", type=int, default=1, help="number of doses (default 1)")
     s.add_argument("--population", choices=("adult", "child"), help="only models built in it")
-    s.add_argument("--weight", help='body weight, e.g. "70 kg" (needed for mg/kg doses)')
-    s.add_argument("--age", help='age, e.g. "45 yr"')
-    s.add_argument("--sex", help="male or female")
-    s.add_argument(
-        "--covariate",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a covariate of the model in its unit, e.g. NDEV=3 or WT='70 kg' (repeatable)",
-    )
+    add_patient_args(s)
     s.add_argument(
         "--sampling",
         choices=("arterial", "venous"),

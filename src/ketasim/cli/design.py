@@ -9,36 +9,26 @@ dose.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 from ketasim.cli.common import (
     UsageError,
+    add_patient_args,
+    check_output_suffix,
     get_population_covariates,
     param_values,
     parse_assignments,
     resolve_model,
 )
 from ketasim.design import DesignResult, DesignSpace, find_regimen, parse_goal, parse_range
-from ketasim.io.atomic import write_csv_atomic
+from ketasim.io.atomic import write_csv_atomic, write_with
 from ketasim.notices import DISCLAIMER
 from ketasim.spec import ModelSpec
 from ketasim.units import to_unit
 
 __all__ = ["cmd_design", "register"]
-
-
-def _check_out(path: str | None, suffix: str, flag: str) -> None:
-    if path is None:
-        return
-    p = Path(path)
-    if p.suffix.lower() != suffix:
-        raise UsageError(f"{flag} {path!r}: give a {suffix} file name")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path!r}: folder {str(parent)!r} does not exist")
 
 
 def _covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, Any]:
@@ -47,8 +37,8 @@ def _covariates(spec: ModelSpec, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_design(args: argparse.Namespace, out: TextIO) -> int:
-    _check_out(args.out, ".csv", "--out")
-    _check_out(args.plot, ".png", "--plot")
+    check_output_suffix(args.out, ".csv", "--out")
+    check_output_suffix(args.plot, ".png", "--plot")
     spec = resolve_model(args.model)
     goal = parse_goal(args.target)
     lo, hi, unit = parse_range(args.range, args.vary)
@@ -120,7 +110,6 @@ def _print(spec: ModelSpec, r: DesignResult, out: TextIO) -> None:
 
 
 def _plot(r: DesignResult, path: str, title: str) -> None:
-    import os
 
     import matplotlib
 
@@ -147,13 +136,10 @@ def _plot(r: DesignResult, path: str, title: str) -> None:
     ax.legend(fontsize=7)
     fig.text(0.5, 0.005, DISCLAIMER, ha="center", fontsize=6, color="0.3")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        write_with(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
 
 
 def register(sub: Any) -> None:
@@ -200,15 +186,7 @@ def register(sub: Any) -> None:
     s.add_argument(
         "--probability", type=float, default=0.9, help="required share of simulated patients (0-1)"
     )
-    s.add_argument("--weight", help="body weight, e.g. '70 kg'")
-    s.add_argument("--age", help="age, e.g. '45 yr'")
-    s.add_argument(
-        "--covariate",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a covariate of the model in its unit, e.g. NDEV=3 or WT='70 kg' (repeatable)",
-    )
+    add_patient_args(s)
     s.add_argument(
         "--covariate-dist",
         action="append",

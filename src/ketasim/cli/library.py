@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 from ketasim.cli.common import resolve_model
+from ketasim.io.atomic import write_text_atomic
 from ketasim.library import load_model
 from ketasim.library.provenance import get_evidence_tier
 from ketasim.spec import BUILTIN_MODELS, describe_domain
@@ -182,9 +181,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
         )
     failed = count_failed(results)
     if args.markdown:
-        tmp = Path(args.markdown).with_suffix(".tmp")
-        tmp.write_text(format_markdown(results), encoding="utf-8")
-        os.replace(tmp, args.markdown)
+        write_text_atomic(args.markdown, format_markdown(results))
     known = sum(r.status == "known discrepancy" for r in results)
     if known:
         print(f"known discrepancies (documented in the model files): {known}", file=out)

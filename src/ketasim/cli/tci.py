@@ -16,6 +16,8 @@ import numpy as np
 
 from ketasim.cli.common import (
     UsageError,
+    add_patient_args,
+    check_output_suffix,
     get_covariates,
     param_values,
     parse_assignments,
@@ -28,17 +30,6 @@ from ketasim.units import convert_magnitude, to_unit
 __all__ = ["cmd_tci", "register"]
 
 
-def _check_out(path: str | None, suffix: str, flag: str) -> None:
-    if path is None:
-        return
-    p = Path(path)
-    if p.suffix.lower() != suffix:
-        raise UsageError(f"{flag} {path!r}: give a {suffix} file name")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path!r}: folder {str(parent)!r} does not exist")
-
-
 def predicted_path(path: str) -> str:
     """``plan.csv`` -> ``plan_predicted.csv``."""
     p = Path(path)
@@ -46,8 +37,8 @@ def predicted_path(path: str) -> str:
 
 
 def cmd_tci(args: argparse.Namespace, out: TextIO) -> int:
-    _check_out(args.out, ".csv", "--out")
-    _check_out(args.plot, ".png", "--plot")
+    check_output_suffix(args.out, ".csv", "--out")
+    check_output_suffix(args.plot, ".png", "--plot")
     spec = resolve_model(args.model)
     _, analyte = get_tci_compartment(spec)
     params = param_values(spec, parse_assignments(args.param, "--param"))
@@ -211,16 +202,7 @@ def register(sub: Any) -> None:
     s.add_argument("--update", default="10 s", help='update interval (default "10 s")')
     s.add_argument("--max-rate", help='"1200 mg/h", "1200 mL/h" (with --syringe) or "20 mg/kg/h"')
     s.add_argument("--syringe", help='syringe concentration, e.g. "10 mg/mL"')
-    s.add_argument("--weight", help='body weight, e.g. "70 kg"')
-    s.add_argument("--age", help='age, e.g. "45 yr"')
-    s.add_argument("--sex", help="male or female")
-    s.add_argument(
-        "--covariate",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a covariate of the model in its unit, e.g. NDEV=3 or WT='70 kg' (repeatable)",
-    )
+    add_patient_args(s)
     s.add_argument(
         "--param",
         action="append",
