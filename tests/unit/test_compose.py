@@ -43,7 +43,10 @@ def test_list_submodels_has_routes_and_norketamine():
 
 
 def test_list_composed_models_uses_reference_disposition():
-    assert list_composed_models() == [f"domino_1984+{NK}+{ROUTES}"]
+    assert list_composed_models() == [
+        f"domino_1984+{NK}+{ROUTES}",
+        "herd_2007+racemic_paediatric_routes",
+    ]
 
 
 def test_load_model_plus_id_composes():
