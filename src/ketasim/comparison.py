@@ -11,7 +11,7 @@ its own besides the cited statement on arterial vs venous sampling below.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from ketasim.errors import ModelError, ParameterError
 from ketasim.events import Regimen
+from ketasim.exposure import compute_exposure
 from ketasim.individual import resolve_covariates
 from ketasim.library import load_model
 from ketasim.library.provenance import format_provenance
@@ -28,9 +29,9 @@ from ketasim.library.selection import (
     get_population_group,
     normalise_drug,
 )
-from ketasim.nca import compute_auc, compute_cmax
 from ketasim.results import Result
 from ketasim.simulate import simulate
+from ketasim.units import get_conc_factor
 
 __all__ = ["ModelComparison", "ModelExposure", "compare_models"]
 
@@ -54,7 +55,10 @@ _GRID_POINTS = 4001
 class ModelExposure:
     """Exposure of one analyte under one model (typical subject), with the model's provenance.
 
-    ``cmax`` in the comparison's unit, ``tmax_h`` in h, ``auc`` in unit x h over the grid.
+    ``cmax`` in the comparison's unit, ``tmax_h`` in h, ``auc`` in unit x h over the run,
+    all exact (from the solution, :func:`ketasim.exposure.compute_exposure`, not from the plot
+    grid). ``model`` is the model id, followed by the model's route in brackets when the model
+    offers the route only as study-named variants (``[intranasal_yanagihara_2003]``).
     """
 
     model: str
@@ -67,6 +71,7 @@ class ModelExposure:
     population: str
     provenance: str
     notes: tuple[str, ...] = ()
+    route: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,20 @@ def _dose_grid(regimen: Regimen, until_h: float) -> FloatArray:
     grid = np.linspace(0.0, until_h, _GRID_POINTS)
     ev = np.asarray([t for t in events if 0.0 <= t <= until_h], dtype=float)
     return np.unique(np.concatenate([grid, ev]))
+
+
+def _route_variants(spec: Any, route: str) -> list[str]:
+    """The model's own route, or every study-named variant of it (``intranasal_<study>``)."""
+    if route in spec.routes:
+        return [route]
+    return [r for r in spec.routes if r.startswith(route + "_")]
+
+
+def _on_route(regimen: Regimen, route: str) -> Regimen:
+    """The same doses given by ``route``."""
+    if all(d.route == route for d in regimen.doses):
+        return regimen
+    return replace(regimen, doses=tuple(replace(d, route=route) for d in regimen.doses))
 
 
 def _check_weight(regimen: Regimen, weight_kg: float | None) -> None:
@@ -173,38 +192,39 @@ def compare_models(
     used_somewhere: set[str] = set()
     for ch in choices:
         spec = load_model(ch.id)
-        check_model_use(spec, route=route, sampling=sampling)
         resolved = resolve_covariates(spec, given, regimen=regimen, allow_unused=True)
         used_somewhere |= set(given) - set(resolved.unused)
         _check_weight(regimen, resolved.weight_kg)
-        res = simulate(
-            spec,
-            regimen,
-            times,
-            covariates=dict(resolved.values),
-            weight_kg=None if "WT" in spec.covariates else resolved.weight_kg,
-        )
-        results[ch.id] = res
-        for analyte in (_PARENT[form], _METABOLITE[form]):
-            if analyte not in res.analytes:
-                continue
-            c = np.asarray(res.get_conc(analyte, unit)[0], dtype=float)
-            cmax, tmax = compute_cmax(res.time_h, c)
-            auc = compute_auc(res.time_h, c)
-            rows.append(
-                ModelExposure(
-                    model=ch.id,
-                    analyte=analyte,
-                    cmax=float(cmax.value),
-                    tmax_h=float(tmax.value),
-                    auc=float(auc.value),
-                    evidence=ch.evidence,
-                    sampling=ch.sampling,
-                    population=get_population_group(spec),
-                    provenance=format_provenance(spec),
-                    notes=resolved.notes,
+        for model_route in _route_variants(spec, route):
+            label = ch.id if model_route == route else f"{ch.id} [{model_route}]"
+            reg = _on_route(regimen, model_route)
+            check_model_use(spec, route=model_route, sampling=sampling)
+            kw: dict[str, Any] = {
+                "covariates": dict(resolved.values),
+                "weight_kg": None if "WT" in spec.covariates else resolved.weight_kg,
+            }
+            res = simulate(spec, reg, times, check_validity=False, **kw)  # checked above
+            results[label] = res
+            exact = compute_exposure(spec, reg, t_end_h=end, check_validity=False, **kw)
+            for analyte in (_PARENT[form], _METABOLITE[form]):
+                if analyte not in res.analytes:
+                    continue
+                factor = get_conc_factor(analyte, unit, what="unit")
+                rows.append(
+                    ModelExposure(
+                        model=label,
+                        analyte=analyte,
+                        cmax=float(exact.cmax_mg_per_L[analyte][0]) * factor,
+                        tmax_h=float(exact.tmax_h[analyte][0]),
+                        auc=float(exact.auc_mg_h_per_L[analyte][0]) * factor,
+                        evidence=ch.evidence,
+                        sampling=ch.sampling,
+                        population=get_population_group(spec),
+                        provenance=format_provenance(spec),
+                        notes=resolved.notes,
+                        route=model_route,
+                    )
                 )
-            )
     nobody = sorted(set(given) - used_somewhere)
     if nobody:
         raise ParameterError(
@@ -229,6 +249,14 @@ def _reasons(rows: list[ModelExposure]) -> tuple[str, ...]:
         out.append(
             "sampling site not stated in the source of " + ", ".join(unknown) + ": part of the "
             "difference to the other models may be arterial vs venous"
+        )
+    variants = sorted({r.route for r in rows if r.model.endswith(f"[{r.route}]")})
+    if variants:
+        out.append(
+            "route given as study-named variants ("
+            + ", ".join(variants)
+            + "): the studies behind a derived route disagree, so each is shown, not averaged "
+            "(see the submodel's notes and docs/derived-racemic-routes.md)"
         )
     groups = {r.population for r in by_model.values()}
     if len(groups) > 1:

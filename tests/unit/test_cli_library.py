@@ -27,11 +27,11 @@ def test_models_filter_drug_route_population():
     code, text = _run(["models", "--drug", "racemic", "--route", "iv", "--population", "adult"])
     assert code == 0
     listed = [ln.split()[0] for ln in text.splitlines()[1:] if ln and not ln.startswith("fitting")]
-    assert listed == ["domino_1984"]
+    assert listed == ["domino_1984", "domino_1984+racemic_adult_norketamine+racemic_adult_routes"]
 
 
 def test_models_filter_without_match_says_so():
-    code, text = _run(["models", "--drug", "racemic", "--route", "im"])
+    code, text = _run(["models", "--drug", "racemic", "--route", "subcutaneous"])
     assert code == 0
     assert "no library model fits" in text and "missing-models.md" in text
 

@@ -12,6 +12,7 @@ from ketasim.library import find_models, load_model
 from ketasim.simulate import simulate
 
 ESK = Regimen.from_quantities("0.25 mg/kg", duration="40 min")
+NK_ROUTES = "racemic_adult_norketamine+racemic_adult_routes"
 
 
 def _esk():
@@ -69,8 +70,39 @@ def test_compare_covariate_no_model_uses_refused_by_name():
 
 
 def test_compare_route_without_models_refused():
-    with pytest.raises(ModelError, match="no library model of racemic ketamine has route 'im'"):
-        compare_models(Regimen.from_quantities("35 mg", route="im"), drug="racemic")
+    with pytest.raises(ModelError, match="no library model of racemic ketamine has route 'subcut"):
+        compare_models(Regimen.from_quantities("35 mg", route="subcutaneous"), drug="racemic")
+
+
+def test_compare_runs_every_study_variant_of_a_route_and_says_why():
+    cmp = compare_models(
+        Regimen.from_quantities("30 mg", route="intranasal"),
+        drug="racemic",
+        population="adult",
+        covariates={"WT": "70 kg"},
+    )
+    labels = sorted({r.model for r in cmp.rows})
+    assert labels == [
+        f"domino_1984+{NK_ROUTES} [intranasal_pharmacotherapy_2022]",
+        f"domino_1984+{NK_ROUTES} [intranasal_yanagihara_2003]",
+    ]
+    assert set(cmp.results) == set(labels)
+    assert any("study-named variants" in why for why in cmp.reasons)
+
+
+def test_compare_summaries_are_exact_not_from_the_plot_grid():
+    from ketasim.exposure import compute_exposure
+
+    reg = Regimen.from_quantities("0.5 mg/kg", route="im")
+    cmp = compare_models(reg, drug="racemic", population="adult", covariates={"WT": "70 kg"})
+    row = next(r for r in cmp.rows if r.analyte == "ketamine")
+    from ketasim.individual import resolve_covariates
+
+    spec = load_model(f"domino_1984+{NK_ROUTES}")
+    covs = resolve_covariates(spec, {"WT": "70 kg"}, regimen=reg).values
+    ex = compute_exposure(spec, reg, covariates=dict(covs), weight_kg=70.0, t_end_h=24.0)
+    assert row.cmax == pytest.approx(float(ex.cmax_mg_per_L["ketamine"][0]) * 1000, rel=1e-12)
+    assert row.tmax_h == pytest.approx(float(ex.tmax_h["ketamine"][0]), rel=1e-12)
 
 
 def test_compare_peak_at_infusion_end_is_on_the_grid():

@@ -12,11 +12,16 @@ from ketasim.library import (
     list_models,
     load_model,
 )
+from ketasim.library.compose import list_composed_models
 from ketasim.library.selection import normalise_drug
 
+NK = "racemic_adult_norketamine"
+ROUTES = "racemic_adult_routes"
 
-def test_find_models_without_filters_lists_every_model():
-    assert [m.id for m in find_models()] == list_models()
+
+def test_find_models_without_filters_lists_every_model_then_compositions():
+    assert [m.id for m in find_models()] == list_models() + list_composed_models()
+    assert [m.id for m in find_models(composed=False)] == list_models()
 
 
 @pytest.mark.parametrize("drug", ["racemic", "Racemic", "ketamine", "racemic ketamine"])
@@ -29,8 +34,12 @@ def test_find_models_esketamine_excludes_racemic():
     assert all(m.drug == "esketamine" for m in find_models(drug="esketamine"))
 
 
-def test_find_models_route_filter_is_case_insensitive():
-    assert [m.id for m in find_models(route="INTRANASAL")] == ["perez_ruixo_2021"]
+def test_find_models_route_filter_is_case_insensitive_and_matches_study_variants():
+    ids = [m.id for m in find_models(route="INTRANASAL")]
+    assert ids[0] == "perez_ruixo_2021"
+    # the adult racemic composition offers intranasal only as study-named variants
+    assert f"domino_1984+{NK}+{ROUTES}" in ids
+    assert all(m.id in ids for m in find_models(route="intranasal"))
 
 
 def test_find_models_adult_racemic_iv_includes_domino():
@@ -51,8 +60,15 @@ def test_find_models_reports_tier_sampling_and_ranges():
     assert herd.format_ranges() == "1-14 yr, 10.8-74.8 kg"
 
 
+def test_find_models_adult_racemic_im_is_the_derived_composition():
+    (choice,) = find_models(drug="racemic", route="im", population="adult")
+    assert choice.id == f"domino_1984+{NK}+{ROUTES}"
+    assert choice.evidence == "derived"
+    assert find_models(drug="racemic", route="im", population="adult", composed=False) == []
+
+
 def test_find_models_route_nobody_has_gives_empty_list():
-    assert find_models(drug="racemic", route="im", population="adult") == []
+    assert find_models(drug="racemic", route="subcutaneous") == []
 
 
 def test_normalise_drug_unknown_refused_naming_it():

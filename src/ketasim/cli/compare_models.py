@@ -58,17 +58,19 @@ def cmd_compare_models(args: argparse.Namespace, out: TextIO) -> int:
     print(
         f"# {args.dose} {args.route}"
         + (f" over {args.duration}" if args.duration else "")
-        + f"; {len({r.model for r in cmp.rows})} suitable model(s); typical subject",
+        + f"; {len({r.model for r in cmp.rows})} suitable model(s) or route variant(s); "
+        "typical subject; Cmax, Tmax and AUC exact (from the solution)",
         file=out,
     )
+    w = max(18, *(len(r.model) for r in cmp.rows))
     print(
-        f"{'model':<18} {'analyte':<14} {'Cmax (' + unit + ')':>16} {'Tmax (h)':>9} "
+        f"{'model':<{w}} {'analyte':<14} {'Cmax (' + unit + ')':>16} {'Tmax (h)':>9} "
         f"{'AUC (' + unit + '*h)':>18}  {'evidence':<12} {'sampling':<9} population",
         file=out,
     )
     for r in cmp.rows:
         print(
-            f"{r.model:<18} {r.analyte:<14} {r.cmax:>16.4g} {r.tmax_h:>9.3g} {r.auc:>18.5g}  "
+            f"{r.model:<{w}} {r.analyte:<14} {r.cmax:>16.4g} {r.tmax_h:>9.3g} {r.auc:>18.5g}  "
             f"{r.evidence:<12} {r.sampling:<9} {r.population}",
             file=out,
         )

@@ -125,10 +125,24 @@ def _choice(spec: ModelSpec) -> ModelChoice:
     )
 
 
+def _has_route(spec: ModelSpec, route: str) -> bool:
+    """The model has ``route`` itself or a study-named variant of it (``intranasal_<study>``)."""
+    return route in spec.routes or any(r.startswith(route + "_") for r in spec.routes)
+
+
 def find_models(
-    *, drug: str | None = None, route: str | None = None, population: str | None = None
+    *,
+    drug: str | None = None,
+    route: str | None = None,
+    population: str | None = None,
+    composed: bool = True,
 ) -> list[ModelChoice]:
     """Library models that fit a drug form, a route and a population, sorted by id.
+
+    Shipped models come first, then (with ``composed``) the reference compositions of a
+    disposition model with its derived submodels (``domino_1984+racemic_adult_routes``...), which
+    is where the extravascular routes of racemic ketamine live. A route matches by name or by a
+    study-named variant of it (``intranasal`` matches ``intranasal_yanagihara_2003``).
 
     Parameters
     ----------
@@ -139,6 +153,8 @@ def find_models(
     population : str, optional
         ``adult`` or ``child``; a model built in both (``mixed``) fits either. Models whose
         population is not stated do not fit a population filter.
+    composed : bool
+        Also list the reference compositions (default True).
 
     Returns
     -------
@@ -147,18 +163,24 @@ def find_models(
     Examples
     --------
     >>> [m.id for m in find_models(drug="racemic", route="iv", population="child")]
-    ['elkomy_2015', 'herd_2007']
+    ['elkomy_2015', 'herd_2007', 'herd_2007+racemic_paediatric_routes']
     """
     want_drug = normalise_drug(drug) if drug is not None else None
     want_route = route.strip().lower() if route is not None else None
     if population is not None and population not in POPULATIONS:
         raise ModelError(f"population {population!r} must be one of {', '.join(POPULATIONS)}")
+    from ketasim.library.compose import list_composed_models
+
     out = []
-    for mid in list_models():
-        spec = load_model(mid)
+    ids = list_models() + (list_composed_models() if composed else [])
+    for mid in ids:
+        with warnings.catch_warnings():
+            # a composition's own notes (submodel on a disposition) are not the question here
+            warnings.simplefilter("ignore", ValidityWarning)
+            spec = load_model(mid)
         if want_drug is not None and spec.drug != want_drug:
             continue
-        if want_route is not None and want_route not in spec.routes:
+        if want_route is not None and not _has_route(spec, want_route):
             continue
         if population is not None and not _fits(get_population_group(spec), population):
             continue
