@@ -34,12 +34,21 @@ def settle(page: Any) -> None:
 
 
 def set_regimen(
-    page: Any, k: int, *, label: str, dose: str, unit: str, route: str, dur: str, cov: str = ""
+    page: Any,
+    k: int,
+    *,
+    label: str,
+    dose: str,
+    unit: str,
+    route: str,
+    dur: str,
+    cov: str = "",
+    model: str = "perez_ruixo_2021",
 ) -> None:
     if k > 1:
         page.check(f"#r{k}_on")
     page.fill(f"#r{k}_label", label)
-    page.select_option(f"#r{k}_model", "perez_ruixo_2021")
+    page.select_option(f"#r{k}_model", model)
     settle(page)
     page.fill(f"#r{k}_dose", dose)
     page.select_option(f"#r{k}_dose_unit", unit)
@@ -177,6 +186,34 @@ def test_walkthrough_compare_log_population_downloads(app_page: Page) -> None:
     pg.goto(files["dl_report"].as_uri())
     app_page.shot("9-report")
     app_page.requests[:] = [u for u in app_page.requests if not u.startswith("file:")]
+
+
+RACEMIC_ADULT = "domino_1984+racemic_adult_norketamine+racemic_adult_routes"
+
+
+def test_adult_racemic_iv_im_intranasal_side_by_side(app_page: Page) -> None:
+    """Issue 9's question in the app: IV vs IM vs intranasal racemic ketamine in an adult."""
+    pg = app_page.page
+    arms = (
+        ("IV 0.5 mg/kg over 40 min", "iv", "40"),
+        ("IM 0.5 mg/kg", "im", "0"),
+        ("Intranasal 0.5 mg/kg", "intranasal_yanagihara_2003", "0"),
+    )
+    for k, (label, route, dur) in enumerate(arms, start=1):
+        set_regimen(
+            pg, k, label=label, dose="0.5", unit="mg/kg", route=route, dur=dur, model=RACEMIC_ADULT
+        )
+    # ketamine and norketamine for each of the three arms
+    pg.wait_for_function("document.querySelectorAll('#summary tr[data-regimen]').length == 6")
+    assert "derived" in pg.inner_text("#r1_model_note")
+    app_page.shot("1-racemic-adult-routes")
+    specs = tuple(
+        RegimenSpec(label, RACEMIC_ADULT, "0.5 mg/kg", route=route, duration=f"{dur} min")
+        if dur != "0"
+        else RegimenSpec(label, RACEMIC_ADULT, "0.5 mg/kg", route=route)
+        for label, route, dur in arms
+    )
+    assert_same_numbers(page_numbers(pg), api_numbers(Scenario(specs, PATIENT)))
 
 
 def test_upload_scenario_shows_it(app_page: Page, tmp_path: Path) -> None:

@@ -34,10 +34,10 @@ def create_app() -> Any:
 
     from ketasim.app.server import make_server
     from ketasim.app.ui import build_ui
-    from ketasim.library import list_models, load_model
+    from ketasim.library import list_selectable_models, load_model
     from ketasim.monograph import list_monographs
 
-    specs = [load_model(m) for m in list_models()]
+    specs = [load_model(m) for m in list_selectable_models()]
     models = {m.id: m.id for m in specs}
     drugs = sorted({m.drug for m in specs})
     routes = sorted({r for m in specs for r in m.routes})

@@ -28,7 +28,7 @@ from ketasim.app.state import (
 )
 from ketasim.app.updates import apply_scenario, get_input_ids
 from ketasim.errors import KetasimError
-from ketasim.library import list_models, load_model
+from ketasim.library import list_selectable_models, load_model
 from ketasim.population import PopulationResult
 from ketasim.report.comparison import (
     MAX_POPULATION_N,
@@ -130,7 +130,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             @reactive.effect
             def _routes() -> None:
                 mid = input[slot_id(k, "model")]()
-                if mid not in list_models():
+                if mid not in list_selectable_models():
                     return
                 routes = list(load_model(mid).routes)
                 with reactive.isolate():
@@ -151,7 +151,7 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             @render.ui
             def _note() -> Any:
                 mid = input[slot_id(k, "model")]()
-                if mid not in list_models():
+                if mid not in list_selectable_models():
                     return ui.div()
                 return panels.get_model_note(load_model(mid))
 
@@ -352,10 +352,10 @@ def make_server() -> Callable[[Inputs, Outputs, Session], None]:
             try:
                 s = load_scenario_bytes(data, source=name)
                 for r in s.regimens:
-                    if r.model not in list_models():
+                    if r.model not in list_selectable_models():
                         raise KetasimError(
                             f"{name}: model {r.model!r} is not in the library "
-                            f"({', '.join(list_models())})"
+                            f"({', '.join(list_selectable_models())})"
                         )
                     if r.route not in load_model(r.model).routes:
                         raise KetasimError(f"{name}: model {r.model} has no route {r.route!r}")

@@ -7,6 +7,7 @@ from ketasim.library.selection import (
     check_model_use,
     find_models,
     get_population_group,
+    list_selectable_models,
 )
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "get_evidence_tier",
     "get_population_group",
     "list_models",
+    "list_selectable_models",
     "load_model",
     "load_model_file",
 ]

@@ -387,6 +387,10 @@ def compose_documents(
             base_tier += " from " + ", ".join(
                 f"{p.get('project')} {p.get('version')} {p.get('file')}" for p in peers
             )
+        derived = ", ".join(str(s["id"]) for s in ordered if s["evidence"] == "derived")
+        doc["evidence_note"] = (
+            f"{derived} derived by ketasim; disposition {base.get('id')} {base_tier}"
+        )
     parts = [
         f"{s['id']} (evidence {s['evidence']}; {s['citation']['authors']} "
         f"{s['citation']['year']}, {s['citation']['where']})"

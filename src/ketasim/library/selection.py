@@ -22,6 +22,7 @@ __all__ = [
     "check_model_use",
     "find_models",
     "get_population_group",
+    "list_selectable_models",
     "normalise_drug",
 ]
 
@@ -125,6 +126,18 @@ def _choice(spec: ModelSpec) -> ModelChoice:
     )
 
 
+def list_selectable_models() -> list[str]:
+    """Every model a front end offers: the shipped models, then the reference compositions.
+
+    A reference composition (``domino_1984+racemic_adult_norketamine+racemic_adult_routes``) is a
+    shipped disposition model with the derived submodels fitted on it; it is where the
+    extravascular routes and the norketamine of racemic ketamine in adults live.
+    """
+    from ketasim.library.compose import list_composed_models
+
+    return list_models() + list_composed_models()
+
+
 def _has_route(spec: ModelSpec, route: str) -> bool:
     """The model has ``route`` itself or a study-named variant of it (``intranasal_<study>``)."""
     return route in spec.routes or any(r.startswith(route + "_") for r in spec.routes)
@@ -169,10 +182,8 @@ def find_models(
     want_route = route.strip().lower() if route is not None else None
     if population is not None and population not in POPULATIONS:
         raise ModelError(f"population {population!r} must be one of {', '.join(POPULATIONS)}")
-    from ketasim.library.compose import list_composed_models
-
     out = []
-    ids = list_models() + (list_composed_models() if composed else [])
+    ids = list_selectable_models() if composed else list_models()
     for mid in ids:
         with warnings.catch_warnings():
             # a composition's own notes (submodel on a disposition) are not the question here

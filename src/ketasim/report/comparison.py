@@ -201,17 +201,19 @@ class Comparison:
 def get_matching_models(
     drug: str | None = None, route: str | None = None, population: str | None = None
 ) -> list[tuple[ModelSpec, bool]]:
-    """Library models with whether each suits the drug form, route and population.
+    """Library models (shipped, then reference compositions) with whether each suits the drug
+    form, route (or a study-named variant of it) and population.
 
     Suitable models come first (library order within each group). ``population`` is
     ``"adult"`` or ``"child"`` (matched against the model's age range, 18 yr cut-off).
     """
-    from ketasim.library import list_models
+    from ketasim.library import list_selectable_models
 
     out: list[tuple[ModelSpec, bool]] = []
-    for mid in list_models():
+    for mid in list_selectable_models():
         m = load_model(mid)
-        ok = drug in (None, "", m.drug) and (route in (None, "") or route in m.routes)
+        has_route = route in m.routes or any(r.startswith(f"{route}_") for r in m.routes)
+        ok = drug in (None, "", m.drug) and (route in (None, "") or has_route)
         ages = m.population.get("age_years")
         if ok and population and ages:
             lo, hi = (float(x) for x in ages)
