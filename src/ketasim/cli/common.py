@@ -165,8 +165,9 @@ def get_display_unit(args: argparse.Namespace) -> str:
         return "nmol/L"
     if unit is None:
         return "ng/mL"
+    plain = unit.replace(" ", "").replace("µ", "u").replace("μ", "u").lower()
     for u in CONC_UNITS:
-        if unit.replace(" ", "").lower() == u.lower():
+        if plain == u.lower():
             return u
     raise UsageError(f"--unit {unit!r} must be one of {', '.join(CONC_UNITS)}")
 
