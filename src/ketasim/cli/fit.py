@@ -161,7 +161,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--forecast-until needs --forecast")
     regimen = parse_forecast(args.forecast) if args.forecast is not None else None
     to_conc_mg_per_L(1.0, args.unit, "ketamine", what="--unit")
-    data = read_nonmem_csv(args.data)
+    data = read_nonmem_csv(args.data, progress=None)
     fit = fit_map(
         spec,
         data,

@@ -28,6 +28,7 @@ from ketasim.cli.common import (
 from ketasim.errors import KetasimError, ParameterError
 from ketasim.events import Regimen
 from ketasim.grids import get_default_grid
+from ketasim.individual import coerce_covariates
 from ketasim.io.atomic import check_output_paths, write_csv_atomic, write_with
 from ketasim.notices import DISCLAIMER
 from ketasim.population import CovariateTable, PopulationResult, Target
@@ -80,6 +81,10 @@ def _population_covariates(spec: ModelSpec, args: argparse.Namespace, regimen: R
         for flag in ("weight", "age", "sex"):
             if getattr(args, flag, None) is not None:
                 raise ParameterError(f"give --{flag} in the --patients table, not both")
+        try:  # every value checked against its covariate's domain before any work
+            coerce_covariates(spec, table)
+        except ParameterError as exc:
+            raise ParameterError(f"{args.patients}: {exc}") from None
         if args.covariate or args.covariate_dist:
             raise ParameterError("give covariates in the --patients table or as options, not both")
         rows = len(next(iter(table.values())))
@@ -96,27 +101,41 @@ def _population_covariates(spec: ModelSpec, args: argparse.Namespace, regimen: R
 
 
 def _read_table(path: str) -> dict[str, np.ndarray]:
+    """The ``--patients`` table: a header of covariate names, one row of numbers per patient
+    (blank lines skipped, a spreadsheet's byte-order mark and CRLF endings accepted)."""
     import csv
 
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = [
+                (i, r) for i, r in enumerate(csv.reader(fh), start=1) if any(c.strip() for c in r)
+            ]
     except OSError as exc:
         raise ParameterError(f"cannot read {path!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"{path}: not UTF-8 text") from None
     if len(rows) < 2:
         raise ParameterError(f"{path}: expected a header row and at least one patient")
-    header = [h.strip().upper() for h in rows[0]]
+    header = [h.strip().upper() for h in rows[0][1]]
+    if not all(header):
+        raise ParameterError(f"{path}, line {rows[0][0]}: empty column name in the header")
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise ParameterError(f"{path}, line {rows[0][0]}: duplicate column(s) {', '.join(dup)}")
     cols: dict[str, list[float]] = {h: [] for h in header}
-    for i, r in enumerate(rows[1:], start=2):
+    for i, r in rows[1:]:
         if len(r) != len(header):
             raise ParameterError(f"{path}, line {i}: {len(r)} fields, header has {len(header)}")
         for h, cell in zip(header, r, strict=True):
             try:
-                cols[h].append(float(cell))
+                x = float(cell)
             except ValueError:
+                x = math.nan
+            if not math.isfinite(x):
                 raise ParameterError(
-                    f"{path}, line {i}: {h} value {cell!r} is not a number"
+                    f"{path}, line {i}: {h} value {cell!r} is not a finite number"
                 ) from None
+            cols[h].append(x)
     return {k: np.asarray(v) for k, v in cols.items()}
 
 
