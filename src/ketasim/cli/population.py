@@ -23,6 +23,7 @@ from ketasim.cli.common import (
     get_population_covariates,
     param_values,
     parse_assignments,
+    refuse_lone_every,
     resolve_model,
 )
 from ketasim.errors import KetasimError, ParameterError
@@ -156,8 +157,18 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
             f"--n {args.n}: more than {_MAX_SUBJECTS:,} subjects is refused (hours of work); "
             "add --allow-large to run it anyway"
         )
-    if not (args.timeout > 0 and math.isfinite(args.timeout)):
-        raise ParameterError(f"--timeout {args.timeout:g}: give a positive number of seconds")
+    if args.interaction:
+        raise ParameterError(
+            "--interaction does not apply to population: simulate one patient with it"
+        )
+    timeout = 10.0 if args.timeout is None else args.timeout
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise ParameterError(f"--timeout {timeout:g}: give a positive number of seconds")
+    if args.timeout is not None and not (args.scheduler or args.dask):
+        raise ParameterError(
+            f"--timeout {timeout:g} applies to a Dask scheduler: give --dask or --scheduler"
+        )
+    refuse_lone_every(args)
     if args.scheduler is not None:
         if args.dask:
             raise ParameterError("give --dask (a local cluster) or --scheduler ADDRESS, not both")
@@ -197,7 +208,7 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
         from ketasim.distributed import simulate_population_dask
 
         res = simulate_population_dask(
-            spec, regimen, times, args.n, scheduler=args.scheduler, timeout_s=args.timeout, **common
+            spec, regimen, times, args.n, scheduler=args.scheduler, timeout_s=timeout, **common
         )
     else:
         from ketasim.population import simulate_population
@@ -364,7 +375,9 @@ def register(sub: Any) -> None:
     p.add_argument("--out", metavar="FILE.csv|FILE.parquet")
     p.add_argument("--dask", action="store_true", help="run on a local Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
-    p.add_argument("--timeout", type=float, default=10.0, help="scheduler connection timeout, s")
+    p.add_argument(
+        "--timeout", type=float, help="Dask scheduler connection timeout, s (default 10)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
     p.add_argument(
         "--summaries",

@@ -102,7 +102,7 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
     if applied:
         res = simulate(
             spec, regimen, res.time_h, covariates=covs, params=params, unit=unit,
-            weight_kg=weight,
+            weight_kg=weight, method=args.method,
         )  # fmt: skip
         res = replace(res, notes=(*res.notes, *applied))
     exposure = None

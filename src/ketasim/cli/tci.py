@@ -63,6 +63,10 @@ def cmd_tci(args: argparse.Namespace, out: TextIO) -> int:
             f"{duration_h / pump.update_h:.3g} updates (limit {_MAX_UPDATES:,}): use a shorter "
             "duration or a longer update interval"
         )
+    if args.step and not (args.out or args.plot):
+        raise UsageError(
+            f"--step {args.step!r} sets the predicted curves of --out and --plot: give one"
+        )
     step_h = to_unit(args.step, "h", what="--step") if args.step else None
     if step_h is not None and not step_h > 0:
         raise UsageError(f"--step {args.step!r} must be > 0")
