@@ -343,7 +343,9 @@ def solve_records(bound: BoundRecords, unit: str, method: str, rtol: float) -> R
         conc[name] = c
     stacked = _clean(np.stack(list(conc.values()), axis=-1), spec)
     conc = {name: stacked[:, j] for j, name in enumerate(conc)}
-    amounts = np.where((amounts < 0) & (amounts > -1e-12), 0.0, amounts)
+    # NOTE: round-off negatives scale with the amounts (AMT 1e16 mg gave -2 mg): relative bound
+    tiny = max(1e-12, 1e-12 * float(np.abs(amounts).max(initial=0.0)))
+    amounts = np.where((amounts < 0) & (amounts > -tiny), 0.0, amounts)
     starts, bounds = bound.dose_times
     tad = np.empty(R)
     for i in range(bound.n_subjects):

@@ -31,9 +31,10 @@ def check_validity_range(
 
     The ranges are the model file's ``population.weight_kg`` (WT, kg) and
     ``population.age_years`` (AGE, yr), and each covariate's ``valid`` range. With arrays
-    (subjects, or subjects x records) the message gives the share of subjects with any value
-    outside; for record-level arrays (one value per record) pass ``subject``, the subject index
-    of each record, so the share counts subjects, not records.
+    (subjects, or subjects x records) the message gives the values outside (lowest to highest)
+    and the share of subjects with any value outside; for record-level arrays (one value per
+    record) pass ``subject``, the subject index of each record, so the share counts subjects,
+    not records.
     """
     pop = spec.population
     ranges: list[tuple[str, str, float, float]] = []
@@ -50,7 +51,9 @@ def check_validity_range(
         v = np.asarray(covariates[name], dtype=float)
         outside = (v < lo) | (v > hi)
         if np.any(outside):
-            worst = float(v[outside].ravel()[0]) if v.ndim else float(v)
+            out_v = v[outside].ravel() if v.ndim else v.reshape(1)
+            a, b = float(out_v.min()), float(out_v.max())
+            worst = f"{a:g}" if a == b else f"{a:g} to {b:g}"
             if subject is not None and v.ndim == 1:
                 ids = np.asarray(subject).ravel()
                 n_subj = np.unique(ids).size
@@ -61,9 +64,10 @@ def check_validity_range(
                 )
                 n_subj = v.shape[0] if v.ndim else 1
                 frac = float(np.mean(per_subject))
-            share = f" ({100 * frac:.0f}% of subjects)" if n_subj > 1 else ""
+            pct = f"{100 * frac:.0f}" if frac >= 0.01 else f"{100 * frac:.2g}"  # 1 in 1000: 0.1%
+            share = f" ({pct}% of subjects)" if n_subj > 1 else ""
             warnings.warn(
-                f"{name} {worst:g} {unit}".rstrip()
+                f"{name} {worst} {unit}".rstrip()
                 + f"{share} is outside the range model {spec.id} was built in "
                 f"({lo:g}-{hi:g} {unit}".rstrip()
                 + "); predictions there are extrapolations",

@@ -189,6 +189,60 @@ def get_molar_mass_g_per_mol(analyte: str) -> float:
     return compute_molar_mass(_FORMULA[base])
 
 
+#: look-alike characters read as their plain form: full-width digits and signs (East Asian input),
+#: minus and dash signs, no-break and thin spaces
+_LOOKALIKES = str.maketrans(
+    {
+        **{0xFF10 + i: str(i) for i in range(10)},
+        0xFF0E: ".",
+        0xFF0B: "+",
+        0xFF0D: "-",
+        0x2212: "-",
+        0x2010: "-",
+        0x2011: "-",
+        0x2013: "-",
+        0x00A0: " ",
+        0x2009: " ",
+        0x202F: " ",
+        0x3000: " ",
+    }
+)
+#: characters a quantity may hold besides ASCII (micro signs, the middle dot, superscripts)
+_EXTRA_CHARS = frozenset("µμ·²³")
+#: unit spellings in the wrong case that pint would misread or not know, and what was meant
+#: (NOTE: "MG" is a megagauss and "ML" a megalitre to pint; never what a dose means)
+_CASE_FIXES: dict[str, str] = {
+    "MG": "mg", "Mg": "mg", "KG": "kg", "Kg": "kg", "ML": "mL", "NG": "ng", "UG": "ug",
+    "MCG": "mcg", "G": "g", "MIN": "min", "Min": "min", "H": "h", "HR": "h", "HRS": "h",
+    "S": "s", "SEC": "s", "D": "d", "DAY": "d", "DAYS": "d", "YR": "yr", "YRS": "yr",
+    "NMOL": "nmol", "UMOL": "umol", "MMOL": "mmol", "MOL": "mol", "KGS": "kg",
+}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_text(text: str, what: str) -> str:
+    """The text of a quantity in plain form, or a UnitError naming what is wrong with it.
+
+    NOTE: pint reads ``"0,5 mg"`` as 0 mg and ``"2,5 mg"`` as 25 mg (it drops the comma), a
+    unicode minus ``"−5 mg"`` as 5 mg and a lone ``"mg"`` as 1 mg; each is refused here.
+    """
+    plain = text.translate(_LOOKALIKES).strip()
+    odd = [ch for ch in plain if not (ch.isascii() and ch.isprintable()) and ch not in _EXTRA_CHARS]
+    if odd:
+        raise UnitError(f"{what} {text!r}: character {odd[0]!r} is not part of a quantity")
+    if "," in plain:
+        raise UnitError(
+            f"{what} {text!r}: a comma is neither a decimal point nor allowed as a thousands "
+            "separator here: write e.g. '0.5 mg' or '1000 mg'"
+        )
+    if not re.search(r"\d|\binf|\bnan", plain, re.IGNORECASE):
+        raise UnitError(f"{what} {text!r} has no number: write e.g. '10 {plain}'")
+    fixed = re.sub(r"[A-Za-z]+", lambda m: _CASE_FIXES.get(m.group(), m.group()), plain)
+    if fixed != plain:
+        raise UnitError(f"{what} {text!r}: units are case-sensitive: write {fixed!r}")
+    return plain
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse_text(text: str) -> Any:
     try:
@@ -226,7 +280,7 @@ def parse_quantity(
     elif isinstance(value, str):
         if not value.strip():
             raise UnitError(f"{what}: empty text, expected a number with a unit such as '10 mg'")
-        q = _parse_text(value.strip())
+        q = _parse_text(_check_text(value.strip(), what))
         if not isinstance(q, ureg.Quantity):
             q = Q_(float(q), "dimensionless")
         if (

@@ -102,6 +102,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
 
+    shown: set[str] = set()
+
     def show(
         message: Any,
         category: type[Warning],
@@ -111,7 +113,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         line: str | None = None,
     ) -> None:
         label = category.__name__ if issubclass(category, KetasimWarning) else "warning"
-        print(f"ketasim: {label}: {message}", file=sys.stderr)
+        text = f"ketasim: {label}: {message}"
+        if text not in shown:  # NOTE: one line per distinct warning, however often it is raised
+            shown.add(text)
+            print(text, file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show
@@ -121,6 +126,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         except KetasimError as exc:
             print(f"ketasim: error: {exc}", file=sys.stderr)
             return 2
+        except BrokenPipeError:
+            # NOTE: the reader of stdout has gone (e.g. `| head`): stop quietly, as Unix tools do
+            if out is sys.stdout:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
         except OSError as exc:
             print(
                 f"ketasim: error: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}",

@@ -26,6 +26,7 @@ __all__ = [
     "plot_result",
     "print_rows",
     "print_summary",
+    "refuse_lone_every",
     "refuse_regimen_options",
     "resolve_model",
     "simulate_regimen_args",
@@ -120,6 +121,7 @@ def simulate_regimen_args(
         raise UsageError("give a NONMEM DATA.csv file or a regimen with --dose")
     if spec.generic:
         raise UsageError(f"generic model {spec.id} needs a NONMEM DATA.csv file, not --dose")
+    refuse_lone_every(args)
     regimen = Regimen.from_quantities(
         args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
     )
@@ -152,7 +154,16 @@ def simulate_regimen_args(
         params=params,
         unit=unit,
         weight_kg=resolved.weight_kg if "WT" not in spec.covariates else None,
+        method=getattr(args, "method", "auto"),
     )
+
+
+def refuse_lone_every(args: argparse.Namespace) -> None:
+    """``--every`` sets the interval between ``--count`` doses: with one dose it would be unused."""
+    if getattr(args, "every", None) is not None and getattr(args, "count", 1) == 1:
+        raise UsageError(
+            f"--every {args.every!r} needs --count 2 or more (a single dose has no interval)"
+        )
 
 
 def get_display_unit(args: argparse.Namespace) -> str:
@@ -165,8 +176,9 @@ def get_display_unit(args: argparse.Namespace) -> str:
         return "nmol/L"
     if unit is None:
         return "ng/mL"
+    plain = unit.replace(" ", "").replace("µ", "u").replace("μ", "u").lower()
     for u in CONC_UNITS:
-        if unit.replace(" ", "").lower() == u.lower():
+        if plain == u.lower():
             return u
     raise UsageError(f"--unit {unit!r} must be one of {', '.join(CONC_UNITS)}")
 

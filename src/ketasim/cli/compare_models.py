@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from ketasim.cli.common import UsageError, add_patient_args, parse_assignments
+from ketasim.cli.common import (
+    UsageError,
+    add_patient_args,
+    check_output_suffix,
+    parse_assignments,
+    refuse_lone_every,
+)
 from ketasim.comparison import ModelComparison, compare_models
 from ketasim.events import Regimen
 from ketasim.notices import DISCLAIMER
@@ -36,8 +41,8 @@ def _given_covariates(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_compare_models(args: argparse.Namespace, out: TextIO) -> int:
-    if args.plot and not Path(args.plot).resolve().parent.is_dir():
-        raise UsageError(f"--plot {args.plot}: its folder does not exist")
+    check_output_suffix(args.plot, ".png", "--plot")
+    refuse_lone_every(args)
     regimen = Regimen.from_quantities(
         args.dose, route=args.route, duration=args.duration, every=args.every, count=args.count
     )

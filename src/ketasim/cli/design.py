@@ -20,6 +20,7 @@ from ketasim.cli.common import (
     get_population_covariates,
     param_values,
     parse_assignments,
+    refuse_lone_every,
     resolve_model,
 )
 from ketasim.design import DesignResult, DesignSpace, find_regimen, parse_goal, parse_range
@@ -46,6 +47,8 @@ def cmd_design(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"--steps {args.steps}: give at least 2 candidate values")
     if args.n <= 0:
         raise UsageError(f"--n {args.n}: the number of subjects must be > 0")
+    if args.vary != "interval":
+        refuse_lone_every(args)
     space = DesignSpace(
         vary=args.vary,
         unit=unit,

@@ -22,7 +22,7 @@ from ketasim.estimation.fit import fit_map
 from ketasim.estimation.forecast import forecast_regimen
 from ketasim.estimation.likelihood import ERROR_KINDS, ResidualModel
 from ketasim.events import Regimen
-from ketasim.io.atomic import write_csv_atomic
+from ketasim.io.atomic import check_output_paths, write_csv_atomic
 from ketasim.io.nonmem_csv import read_nonmem_csv
 from ketasim.notices import DISCLAIMER
 from ketasim.spec import ModelSpec
@@ -145,8 +145,14 @@ def _sibling(out: str, suffix: str) -> Path:
 
 def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
     spec = resolve_model(args.model)
-    if args.sir < 0:
+    if args.sir is not None and args.sir < 1:
         raise UsageError(f"--sir {args.sir}: give a number of draws > 0 (or leave it out)")
+    outputs = {"--out": args.out, "--out (observations)": str(_sibling(args.out, "obs"))}
+    if args.forecast is not None:
+        outputs["--out (forecast)"] = str(_sibling(args.out, "forecast"))
+    if Path(args.out).suffix.lower() != ".csv":
+        raise UsageError(f"--out {args.out!r}: give a .csv file name")
+    check_output_paths(outputs, {"DATA.csv": args.data})
     if args.sir and args.seed is None:
         raise UsageError("--sir needs --seed (draws are reproducible only with a stated seed)")
     if args.seed is not None and not args.sir and args.forecast is None:
@@ -155,7 +161,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--forecast-until needs --forecast")
     regimen = parse_forecast(args.forecast) if args.forecast is not None else None
     to_conc_mg_per_L(1.0, args.unit, "ketamine", what="--unit")
-    data = read_nonmem_csv(args.data)
+    data = read_nonmem_csv(args.data, progress=None)
     fit = fit_map(
         spec,
         data,
@@ -166,7 +172,7 @@ def cmd_fit(args: argparse.Namespace, out: TextIO) -> int:
         residual=parse_residual(spec, args.residual),
         prior_scale=args.prior_scale,
         level=args.level,
-        sir_samples=args.sir,
+        sir_samples=args.sir or 0,
         rng=np.random.default_rng(args.seed if args.seed is not None else 0),
     )
     tables = [(Path(args.out), *fit.to_subject_table())]
@@ -270,7 +276,7 @@ def register(sub: Any) -> None:
         "--prior-scale", type=float, default=1.0, help="omega x this (> 1: tempered prior)"
     )
     s.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
-    s.add_argument("--sir", type=int, default=0, metavar="N", help="SIR with N resampled draws")
+    s.add_argument("--sir", type=int, metavar="N", help="SIR with N resampled draws")
     s.add_argument("--seed", type=int, help="seed of SIR and forecast draws")
     s.add_argument(
         "--forecast", help="next regimen, e.g. '50 mg iv over 10 min at 24 h every 12 h x 3'"

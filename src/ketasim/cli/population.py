@@ -23,11 +23,13 @@ from ketasim.cli.common import (
     get_population_covariates,
     param_values,
     parse_assignments,
+    refuse_lone_every,
     resolve_model,
 )
 from ketasim.errors import KetasimError, ParameterError
 from ketasim.events import Regimen
 from ketasim.grids import get_default_grid
+from ketasim.individual import coerce_covariates
 from ketasim.io.atomic import check_output_paths, write_csv_atomic, write_with
 from ketasim.notices import DISCLAIMER
 from ketasim.population import CovariateTable, PopulationResult, Target
@@ -80,6 +82,10 @@ def _population_covariates(spec: ModelSpec, args: argparse.Namespace, regimen: R
         for flag in ("weight", "age", "sex"):
             if getattr(args, flag, None) is not None:
                 raise ParameterError(f"give --{flag} in the --patients table, not both")
+        try:  # every value checked against its covariate's domain before any work
+            coerce_covariates(spec, table)
+        except ParameterError as exc:
+            raise ParameterError(f"{args.patients}: {exc}") from None
         if args.covariate or args.covariate_dist:
             raise ParameterError("give covariates in the --patients table or as options, not both")
         rows = len(next(iter(table.values())))
@@ -96,27 +102,41 @@ def _population_covariates(spec: ModelSpec, args: argparse.Namespace, regimen: R
 
 
 def _read_table(path: str) -> dict[str, np.ndarray]:
+    """The ``--patients`` table: a header of covariate names, one row of numbers per patient
+    (blank lines skipped, a spreadsheet's byte-order mark and CRLF endings accepted)."""
     import csv
 
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = [
+                (i, r) for i, r in enumerate(csv.reader(fh), start=1) if any(c.strip() for c in r)
+            ]
     except OSError as exc:
         raise ParameterError(f"cannot read {path!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"{path}: not UTF-8 text") from None
     if len(rows) < 2:
         raise ParameterError(f"{path}: expected a header row and at least one patient")
-    header = [h.strip().upper() for h in rows[0]]
+    header = [h.strip().upper() for h in rows[0][1]]
+    if not all(header):
+        raise ParameterError(f"{path}, line {rows[0][0]}: empty column name in the header")
+    dup = sorted({h for h in header if header.count(h) > 1})
+    if dup:
+        raise ParameterError(f"{path}, line {rows[0][0]}: duplicate column(s) {', '.join(dup)}")
     cols: dict[str, list[float]] = {h: [] for h in header}
-    for i, r in enumerate(rows[1:], start=2):
+    for i, r in rows[1:]:
         if len(r) != len(header):
             raise ParameterError(f"{path}, line {i}: {len(r)} fields, header has {len(header)}")
         for h, cell in zip(header, r, strict=True):
             try:
-                cols[h].append(float(cell))
+                x = float(cell)
             except ValueError:
+                x = math.nan
+            if not math.isfinite(x):
                 raise ParameterError(
-                    f"{path}, line {i}: {h} value {cell!r} is not a number"
+                    f"{path}, line {i}: {h} value {cell!r} is not a finite number"
                 ) from None
+            cols[h].append(x)
     return {k: np.asarray(v) for k, v in cols.items()}
 
 
@@ -137,8 +157,18 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
             f"--n {args.n}: more than {_MAX_SUBJECTS:,} subjects is refused (hours of work); "
             "add --allow-large to run it anyway"
         )
-    if not (args.timeout > 0 and math.isfinite(args.timeout)):
-        raise ParameterError(f"--timeout {args.timeout:g}: give a positive number of seconds")
+    if args.interaction:
+        raise ParameterError(
+            "--interaction does not apply to population: simulate one patient with it"
+        )
+    timeout = 10.0 if args.timeout is None else args.timeout
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise ParameterError(f"--timeout {timeout:g}: give a positive number of seconds")
+    if args.timeout is not None and not (args.scheduler or args.dask):
+        raise ParameterError(
+            f"--timeout {timeout:g} applies to a Dask scheduler: give --dask or --scheduler"
+        )
+    refuse_lone_every(args)
     if args.scheduler is not None:
         if args.dask:
             raise ParameterError("give --dask (a local cluster) or --scheduler ADDRESS, not both")
@@ -178,7 +208,7 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
         from ketasim.distributed import simulate_population_dask
 
         res = simulate_population_dask(
-            spec, regimen, times, args.n, scheduler=args.scheduler, timeout_s=args.timeout, **common
+            spec, regimen, times, args.n, scheduler=args.scheduler, timeout_s=timeout, **common
         )
     else:
         from ketasim.population import simulate_population
@@ -345,7 +375,9 @@ def register(sub: Any) -> None:
     p.add_argument("--out", metavar="FILE.csv|FILE.parquet")
     p.add_argument("--dask", action="store_true", help="run on a local Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
-    p.add_argument("--timeout", type=float, default=10.0, help="scheduler connection timeout, s")
+    p.add_argument(
+        "--timeout", type=float, help="Dask scheduler connection timeout, s (default 10)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
     p.add_argument(
         "--summaries",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from dataclasses import replace
 from typing import Any, TextIO
+
+import numpy as np
 
 from ketasim.cli.common import (
     UsageError,
@@ -21,6 +24,7 @@ from ketasim.cli.common import (
     resolve_model,
     simulate_regimen_args,
 )
+from ketasim.errors import PlausibilityWarning
 from ketasim.events import Regimen
 from ketasim.exposure import compute_exposure
 from ketasim.interactions import (
@@ -50,7 +54,14 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
             raise UsageError("give either a DATA.csv file or --dose, not both")
         refuse_regimen_options(args, "with a DATA.csv file")
         check_output_paths({"--out": args.out}, {"DATA.csv": args.data})
-        data = read_nonmem_csv(args.data)
+        data = read_nonmem_csv(args.data, progress=None)
+        if not np.isin(data["EVID"], (1, 4)).any():
+            warnings.warn(
+                f"DATA.csv {args.data!r} has no dose record (EVID 1 or 4, or AMT > 0): every "
+                "concentration is 0",
+                PlausibilityWarning,
+                stacklevel=2,
+            )
         res = simulate(
             spec,
             data,
@@ -91,7 +102,7 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
     if applied:
         res = simulate(
             spec, regimen, res.time_h, covariates=covs, params=params, unit=unit,
-            weight_kg=weight,
+            weight_kg=weight, method=args.method,
         )  # fmt: skip
         res = replace(res, notes=(*res.notes, *applied))
     exposure = None

@@ -29,6 +29,9 @@ from ketasim.units import convert_magnitude, to_unit
 
 __all__ = ["cmd_tci", "register"]
 
+#: most pump updates one plan may have (a 10 s update over 11.5 days); more exhausts memory
+_MAX_UPDATES = 100_000
+
 
 def predicted_path(path: str) -> str:
     """``plan.csv`` -> ``plan_predicted.csv``."""
@@ -54,6 +57,16 @@ def cmd_tci(args: argparse.Namespace, out: TextIO) -> int:
         syringe=args.syringe,
         weight_kg=covs.get("WT", resolved.weight_kg),
     )
+    if duration_h / pump.update_h > _MAX_UPDATES:
+        raise UsageError(
+            f"--duration {args.duration!r} with --update {args.update!r} gives "
+            f"{duration_h / pump.update_h:.3g} updates (limit {_MAX_UPDATES:,}): use a shorter "
+            "duration or a longer update interval"
+        )
+    if args.step and not (args.out or args.plot):
+        raise UsageError(
+            f"--step {args.step!r} sets the predicted curves of --out and --plot: give one"
+        )
     step_h = to_unit(args.step, "h", what="--step") if args.step else None
     if step_h is not None and not step_h > 0:
         raise UsageError(f"--step {args.step!r} must be > 0")
@@ -69,6 +82,10 @@ def cmd_tci(args: argparse.Namespace, out: TextIO) -> int:
         output_step_h=step_h,
     )
     header, rows = plan.to_table()
+    if pump.syringe_mg_per_mL is None:  # NOTE: no syringe, no volumes: drop the NaN mL columns
+        keep = [i for i, h in enumerate(header) if "_mL_" not in h and not h.endswith("_mL")]
+        header = [header[i] for i in keep]
+        rows = [[r[i] for i in keep] for r in rows]
     header.append("notice")
     rows_out: list[list[Any]] = [[*r, TCI_NOTICE if i == 0 else ""] for i, r in enumerate(rows)]
     p_header, p_rows = _predicted_table(plan)
@@ -119,9 +136,11 @@ def _print_summary(plan: TciPlan, out: TextIO) -> None:
     if spec.citation:
         print(f"# source: {spec.citation.format()}; sampling: {spec.sampling}", file=out)
     where = "effect site" if plan.mode == "effect" else "plasma"
+    rate = plan.pump.max_rate_mg_per_h
+    limit = f"max rate {rate:g} mg/h" if np.isfinite(rate) else "no rate limit (give --max-rate)"
     print(
         f"# {where} TCI of {plan.analyte}, update every {plan.pump.update_h * 3600:g} s, "
-        f"max rate {plan.pump.max_rate_mg_per_h:g} mg/h, over {plan.duration_h:g} h",
+        f"{limit}, over {plan.duration_h:g} h",
         file=out,
     )
     if plan.effect is not None:

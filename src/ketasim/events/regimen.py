@@ -20,6 +20,9 @@ from ketasim.units import convert_salt_to_base_mg, dimensionality_of, parse_quan
 
 __all__ = ["Dose", "Regimen"]
 
+#: longest infusion or dosing interval a regimen may have, h (the output grid has the same limit)
+_MAX_TIME_H = 1e6
+
 
 @dataclass(frozen=True)
 class Dose:
@@ -164,6 +167,8 @@ class Regimen:
             )
         if salt is not None:
             amt = convert_salt_to_base_mg(amt, salt, what=f"dose {dose!r}")
+        if not amt > 0:
+            raise EventError(f"dose {dose!r} must be more than 0")
         tinf = to_unit(duration, "h", what="duration") if duration is not None else 0.0
         if count < 1:
             raise EventError(f"count={count}: give at least one dose")
@@ -171,6 +176,18 @@ class Regimen:
             raise EventError(f"count={count} needs an interval (e.g. every='3.5 d')")
         ii = to_unit(every, "h", what="interval") if every is not None else 0.0
         t0 = to_unit(start, "h", what="start time")
+        # NOTE: checked here so that each message names the argument as it was written
+        for name, text, value in (("duration", duration, tinf), ("interval", every, ii)):
+            if value < 0:
+                raise EventError(f"{name} {text!r} must not be negative")
+            if value > _MAX_TIME_H:
+                raise EventError(f"{name} {text!r} is more than 1e6 h (114 years)")
+        if count > 1 and not ii > 0:
+            raise EventError(f"interval {every!r}: {count} doses need an interval > 0")
+        if count > 1 and tinf > ii:
+            raise EventError(
+                f"duration {duration!r} is longer than the interval {every!r} between doses"
+            )
         return cls(
             (
                 Dose(

@@ -8,8 +8,8 @@ Owns how ketasim writes files and which targets it accepts:
 - a symbolic link is followed deliberately: the file it points to is replaced, the link stays;
 - a character device (``/dev/stdout``, ``/dev/null``) or a FIFO with a reader is written
   through (never replaced by a regular file); a FIFO without a reader is an error (no hang);
-- a folder, or a path whose folder does not exist, is an error naming the user's path (never the
-  temporary file).
+- a folder, a path whose folder does not exist, or a read-only file is an error naming the user's
+  path (never the temporary file).
 
 :func:`check_output_paths` validates every output of a command *before* any work: each folder
 exists, no output is one of the inputs or another output. Formatting of tables beyond CSV cells is
@@ -114,6 +114,11 @@ def check_output_paths(
                 )
             if not os.access(folder, os.W_OK):
                 raise OutputError(f"{option} {_describe(raw)}: folder is not writable")
+            if kind == "regular" and _is_read_only(real):
+                raise OutputError(
+                    f"{option} {_describe(raw)} is read-only: it is not replaced; give another "
+                    "file name or make it writable"
+                )
             key = str(real)
             for in_option, in_raw in ins.items():
                 if _same_file(path, Path(in_raw)):
@@ -127,6 +132,11 @@ def check_output_paths(
                     "output its own file"
                 )
             seen[key] = f"{option} {_describe(raw)}"
+
+
+def _is_read_only(real: Path) -> bool:
+    """No write permission for this user, or no write bit at all (which root would ignore)."""
+    return not os.access(real, os.W_OK) or not os.stat(real).st_mode & 0o222
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -166,6 +176,8 @@ def write_with(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None])
         raise OutputError(f"cannot write {_describe(path)}: its folder does not exist")
     mode = _umask_mode()
     if kind == "regular":
+        if _is_read_only(real):  # NOTE: a rename could replace it; its mode says no
+            raise OutputError(f"{_describe(path)} is read-only: it is not replaced")
         mode = stat.S_IMODE(os.stat(real).st_mode)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.", suffix=".tmp", dir=folder)

@@ -10,6 +10,8 @@ import csv
 import io
 import math
 import os
+import sys
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +22,9 @@ from ketasim.io.atomic import write_csv_atomic
 __all__ = ["read_nonmem_csv", "write_nonmem_csv"]
 
 
-def read_nonmem_csv(source: str | os.PathLike[str] | io.TextIOBase) -> Dataset:
+def read_nonmem_csv(
+    source: str | os.PathLike[str] | io.TextIOBase, *, progress: bool | None = False
+) -> Dataset:
     """Read a NONMEM-format CSV file into a checked :class:`Dataset`.
 
     Parameters
@@ -34,6 +38,10 @@ def read_nonmem_csv(source: str | os.PathLike[str] | io.TextIOBase) -> Dataset:
         are blank lines. A column holding any cell that is not a number (``USUBJID``, a study
         name, ``CMT`` as a compartment name) is kept as text; standard columns other than
         ``CMT`` must hold numbers.
+    progress : bool or None
+        A progress bar on stderr while reading a file that takes longer than half a second
+        (about 20,000 records or more): True shows it, False (the default for library use)
+        never, None only when stderr is a terminal (what the command line passes).
 
     Raises
     ------
@@ -65,11 +73,49 @@ def read_nonmem_csv(source: str | os.PathLike[str] | io.TextIOBase) -> Dataset:
         )
     if "\x00" in text:
         raise DatasetError(f"{name} is not a text file (it contains NUL bytes)")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    with _progress_bar(text, name, bool(progress)) as bar:
+        header, rows, lines = _read_rows(text, bar)
+        if header is None:
+            raise DatasetError(f"{name} is empty: expected a header row and records")
+        if not rows:
+            raise DatasetError(f"{name} has a header but no records")
+        numeric, text_cols = _parse_columns(header, rows, lines, bar)
+    return Dataset(
+        numeric,
+        record_numbers=np.arange(1, len(rows) + 1, dtype=np.int64),
+        text_columns=text_cols,
+    )
+
+
+def _progress_bar(text: str, name: str, show: bool) -> Any:
+    """A bar over the lines of the file: the first half as they are split into cells, the
+    second as the columns become numbers.
+
+    NOTE: tqdm's ``delay`` keeps it silent for a file read in under half a second."""
+    from tqdm import tqdm
+
+    n = text.count("\n") + 1
+    return tqdm(
+        total=n, unit="line", delay=0.5, disable=not show, desc=f"reading {name}", leave=False
+    )
+
+
+_CHUNK = 10_000
+
+
+def _read_rows(text: str, bar: Any) -> tuple[list[str] | None, list[list[str]], list[int]]:
+    """Header, records (cells stripped) and the file line of each record."""
     reader = csv.reader(io.StringIO(text))
     header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
+    done = 0
     for row in reader:
+        if reader.line_num // 2 - done >= _CHUNK:
+            bar.update(reader.line_num // 2 - done)
+            done = reader.line_num // 2
         line = reader.line_num
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -97,15 +143,29 @@ def read_nonmem_csv(source: str | os.PathLike[str] | io.TextIOBase) -> Dataset:
             raise DatasetError(f"line {line}: {len(row)} fields, header has {len(header)}")
         rows.append([cell.strip() for cell in row])
         lines.append(line)
-    if header is None:
-        raise DatasetError(f"{name} is empty: expected a header row and records")
-    if not rows:
-        raise DatasetError(f"{name} has a header but no records")
+    bar.update(reader.line_num // 2 - done)
+    return header, rows, lines
+
+
+def _parse_columns(
+    header: list[str], rows: list[list[str]], lines: list[int], bar: Any
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Numeric and text columns. A column of plain finite numbers is converted in one call;
+    any other goes cell by cell, so that an error names its line."""
     numeric: dict[str, np.ndarray] = {}
     text_cols: dict[str, np.ndarray] = {}
+    left = bar.total - bar.n
     for j, column in enumerate(header):
+        bar.update(left * (j + 1) // len(header) - left * j // len(header))
         cells = [r[j] for r in rows]
         standard = column in STANDARD_COLUMNS and column != "CMT"
+        try:
+            fast = np.array(cells, dtype=float)
+        except ValueError:
+            fast = None
+        if fast is not None and bool(np.isfinite(fast).all()):
+            numeric[column] = fast
+            continue
         if not standard and any(not _is_number(c) for c in cells if c not in ("", ".")):
             text_cols[column] = np.array(cells, dtype=str)
             continue
@@ -113,11 +173,7 @@ def read_nonmem_csv(source: str | os.PathLike[str] | io.TextIOBase) -> Dataset:
         for r, (cell, line) in enumerate(zip(cells, lines, strict=True)):
             values[r] = _parse_cell(cell, column, line, standard)
         numeric[column] = values
-    return Dataset(
-        numeric,
-        record_numbers=np.arange(1, len(rows) + 1, dtype=np.int64),
-        text_columns=text_cols,
-    )
+    return numeric, text_cols
 
 
 def _is_number(cell: str) -> bool:

@@ -216,21 +216,22 @@ def _simulate_block(job: _Job, b: int) -> _Partial:
 
 
 def _warn_outside_population(spec: ModelSpec, covariates: CovariateInput | None) -> None:
-    """One ValidityWarning per run (not per block) when covariates leave the model's range."""
-    if covariates is None:
+    """One ValidityWarning per run (not per block) when given covariates leave the model's
+    range; sampled ones are judged on the sampled values (:func:`_sampled_covariate_names`)."""
+    if covariates is None or isinstance(covariates, CovariateTable):
         return
-    if isinstance(covariates, CovariateTable):
-        check_validity_range(spec, covariates.columns)
-        return
-    fixed: dict[str, Any] = {}
-    for k, v in covariates.items():
-        if isinstance(v, TruncatedNormal):
-            lo = v.low if np.isfinite(v.low) else v.mean - 3 * v.sd
-            hi = v.high if np.isfinite(v.high) else v.mean + 3 * v.sd
-            fixed[k] = np.array([lo, hi])
-        else:
-            fixed[k] = v
+    fixed = {k: v for k, v in covariates.items() if not isinstance(v, TruncatedNormal)}
     check_validity_range(spec, fixed)
+
+
+def _sampled_covariate_names(covariates: CovariateInput | None) -> list[str]:
+    """Covariates drawn per subject (truncated normals, table rows): their validity warning
+    gives the share of the sampled subjects outside the range, after the run."""
+    if covariates is None:
+        return []
+    if isinstance(covariates, CovariateTable):
+        return list(covariates.columns)
+    return [k for k, v in covariates.items() if isinstance(v, TruncatedNormal)]
 
 
 def _prepare(
@@ -369,6 +370,8 @@ class _Accumulator:
     def result(self) -> PopulationResult:
         job = self.job
         analytes = job.spec.get_analytes()
+        sampled = _sampled_covariate_names(job.covariates)
+        check_validity_range(job.spec, {k: self.cov[k] for k in sampled if k in self.cov})
         if self.curves is not None:
             pc = np.percentile(self.curves, self.q, axis=1)  # (P, A, T)
         else:
