@@ -58,12 +58,14 @@ from ketasim.binding.doses import expand_doses
 from ketasim.binding.params import ParameterPlan
 from ketasim.engine import _clean, _outputs
 from ketasim.errors import ParameterError
-from ketasim.individual import is_modifier
+from ketasim.events import Regimen
+from ketasim.individual import derive_per_dose_covariates, is_modifier
 from ketasim.prepared.modal import compute_modal_outputs, get_pieces
 from ketasim.results import Result
 from ketasim.simulate import (
     _check_options,
     _check_times,
+    _n_subjects,
     _resolve_method,
     _resolve_model,
     get_records,
@@ -111,6 +113,8 @@ class PreparedSimulation:
         self._options = options
         self._outs = _outputs(spec)
         self.outputs: tuple[str, ...] = tuple(name for name, _, _ in self._outs)
+        #: compartment index (0-based) of each output
+        self.output_compartments: tuple[int, ...] = tuple(i for _, i, _ in self._outs)
         self._result = self._simulate(inputs)
         self.n_subjects = self._result.n_subjects
         self.fast = False
@@ -176,6 +180,7 @@ class PreparedSimulation:
             spec.aliases.get(c, c): data[c][bound.first_row] for c in kinds["param"]
         }
         self._plans: dict[tuple[object, ...], ParameterPlan] = {}
+        self._checked: tuple[tuple[str, bytes], ...] | None = None
         self.fast = True
 
     # --- re-solve ---------------------------------------------------------------------------
@@ -257,11 +262,36 @@ class PreparedSimulation:
         spec, N = self.spec, self.n_subjects
         covs: Mapping[str, Any] | None = self._covs
         if new_covariates:
-            data, covs = self._records(inputs["covariates"])
-            if len(data) != len(self._data) or not all(
-                np.array_equal(data[c], self._data[c], equal_nan=True) for c in data.columns
+            ev, given = self._events, inputs["covariates"]
+            data = self._data
+            if (
+                isinstance(ev, Regimen)
+                and not ev.has_per_kg_doses
+                and self._options["weight_kg"] is None
+                and not self._options["modifiers"]
+                and (given is None or isinstance(given, Mapping))
             ):
-                return None  # other records (per-kg doses, another number of subjects)
+                # NOTE: such a regimen's records do not depend on the covariates (as in
+                # get_records, only the covariates derived from its doses are added)
+                covs = dict(given or {})
+                covs.update(derive_per_dose_covariates(spec, ev, covs))
+            else:
+                data, covs = self._records(given)
+                if len(data) != len(self._data) or not all(
+                    np.array_equal(data[c], self._data[c], equal_nan=True) for c in data.columns
+                ):
+                    return None  # other records (per-kg doses, another number of subjects)
+        if isinstance(self._events, Regimen):
+            eta = inputs["etas"]
+            try:
+                n = _n_subjects(
+                    covs, None if eta is None else np.atleast_2d(np.asarray(eta, dtype=float)),
+                    inputs["params"], self._options["weight_kg"],
+                )  # fmt: skip
+            except (ParameterError, TypeError, ValueError):
+                return None
+            if n != N:
+                return None  # simulate would make another number of subjects
         cov_in = dict(self._col_covs)
         for k, v in (covs or {}).items():
             if isinstance(v, str):
@@ -300,11 +330,21 @@ class PreparedSimulation:
             if not np.array_equal(np.broadcast_to(p[k], (N,)), self._first[k]):
                 return None  # a dose modifier changed: the doses must be compiled again
         if new_covariates:
-            b = self._bound
-            rec = compute_record_covariates(data, self._kinds, b.subject, N, covs)
-            check_covariates(
-                spec, data, rec, self._expanded, b.subject, bool(self._options["check_validity"])
-            )
+            # NOTE: the warnings of these checks depend on the covariates only: the same values
+            # as the last run's are not checked again
+            seen = tuple((k, np.asarray(v).tobytes()) for k, v in cov_in.items())
+            if seen != self._checked:
+                b = self._bound
+                rec = compute_record_covariates(data, self._kinds, b.subject, N, covs)
+                check_covariates(
+                    spec,
+                    data,
+                    rec,
+                    self._expanded,
+                    b.subject,
+                    bool(self._options["check_validity"]),
+                )
+                self._checked = seen
         return {k: _per_subject(p[k], N) for k in self._first}
 
 

@@ -186,6 +186,55 @@ def _kernel_source(lam, V, Vi, W, bt, bc, ba, it, ic, ir, idur, times, out, amou
     return True
 
 
+def _real_kernel_source(lam, V, Vi, W, bt, bc, ba, it, ic, ir, idur, times, out, amounts, keep):  # type: ignore[no-untyped-def]  # pragma: no cover
+    # the same sums as _kernel_source when every eigenvalue and eigenvector is real
+    N, n = lam.shape
+    T, m = times.shape[0], W.shape[1]
+    z = np.zeros(n)
+    WV = np.zeros((m, n))
+    for s in range(N):
+        for mm in range(m):
+            for j in range(n):
+                acc = 0.0
+                for i in range(n):
+                    acc += W[s, mm, i] * V[s, i, j]
+                WV[mm, j] = acc
+        for t_i in range(T):
+            t = times[t_i]
+            for j in range(n):
+                z[j] = 0.0
+            for k in range(bt.shape[1]):
+                tau = t - bt[s, k]
+                a = ba[s, k]
+                if tau >= 0.0 and a != 0.0:
+                    c = bc[s, k]
+                    for j in range(n):
+                        z[j] += a * Vi[s, j, c] * math.exp(lam[s, j] * tau)
+            for k in range(it.shape[1]):
+                tau = t - it[s, k]
+                r = ir[s, k]
+                if tau > 0.0 and r != 0.0:
+                    d = idur[s, k]
+                    u = min(tau, d)
+                    after = max(tau - d, 0.0)
+                    c = ic[s, k]
+                    for j in range(n):
+                        lj = lam[s, j]
+                        phi = u if lj == 0.0 else math.expm1(lj * u) / lj
+                        z[j] += r * Vi[s, j, c] * phi * math.exp(lj * after)
+            for mm in range(m):
+                acc = 0.0
+                for j in range(n):
+                    acc += WV[mm, j] * z[j]
+                out[s, t_i, mm] = acc
+            if keep:
+                for i in range(n):
+                    acc = 0.0
+                    for j in range(n):
+                        acc += V[s, i, j] * z[j]
+                    amounts[s, t_i, i] = acc
+
+
 _KERNEL: list[Any] = []
 
 
@@ -196,7 +245,8 @@ def _get_kernel() -> Any:
         except ImportError:  # pragma: no cover - numba is a declared dependency
             _KERNEL.append(None)
         else:
-            _KERNEL.append(numba.njit(cache=True, nogil=True)(_kernel_source))
+            jit = numba.njit(cache=True, nogil=True)
+            _KERNEL.extend([jit(_kernel_source), jit(_real_kernel_source)])
     return _KERNEL[0]
 
 
@@ -237,8 +287,16 @@ def compute_modal_outputs(
     N, T, n = K.shape[0], times.size, K.shape[-1]
     out = np.empty((N, T, W.shape[1]))
     amounts = np.empty((N, T, n) if keep_amounts else (1, 1, 1))
-    # NOTE: one compiled form, in complex arithmetic: for a real eigenvalue it gives the real
-    # numbers exactly (exp(x + 0j) = exp(x), and the expm1 above reduces to expm1(x))
+    if not np.iscomplexobj(lam):
+        if not _well_conditioned(lam, Vi):
+            return None
+        _KERNEL[1](
+            lam, V, Vi, np.ascontiguousarray(W, dtype=float), P.bolus_t, P.bolus_cmt,
+            P.bolus_amt, P.inf_t, P.inf_cmt, P.inf_rate, P.inf_dur, times, out, amounts,
+            keep_amounts,
+        )  # fmt: skip
+        return out, (amounts if keep_amounts else None)
+    # NOTE: complex arithmetic; the expm1 of the kernel has no cancellation for small |lam u|
     c = np.complex128
     ok = kernel(
         lam.astype(c), V.astype(c), Vi.astype(c), np.ascontiguousarray(W, dtype=c),
