@@ -426,11 +426,9 @@ def plan_tci(
     # unit response far enough past the end for the horizon of the rule (module docstring):
     # first N + 1 + max(64, N / 8) points; all 2 N + 4 when its peak comes later than that allows
     m_total = n + 1 + max(64, n // 8)
+    effect_cmt = effect.cmt_index if mode == "effect" and effect is not None else None
     while True:
-        h, j_peak = _unit_response(
-            sim_spec, d, m_total, covariates, params, effect.cmt_index if mode == "effect" else None,
-            analyte,
-        )  # fmt: skip
+        h, j_peak = _unit_response(sim_spec, d, m_total, covariates, params, effect_cmt, analyte)
         last = m_total if j_peak is None else min(m_total, n + j_peak)
         if last < m_total or m_total >= 2 * n + 4:
             break
