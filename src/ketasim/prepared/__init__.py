@@ -65,7 +65,6 @@ from ketasim.results import Result
 from ketasim.simulate import (
     _check_options,
     _check_times,
-    _n_subjects,
     _resolve_method,
     _resolve_model,
     get_records,
@@ -180,6 +179,11 @@ class PreparedSimulation:
             spec.aliases.get(c, c): data[c][bound.first_row] for c in kinds["param"]
         }
         self._plans: dict[tuple[object, ...], ParameterPlan] = {}
+        self._regimen = isinstance(self._events, Regimen)
+        w = o["weight_kg"]
+        self._weight_sizes = (
+            {int(np.size(w))} if w is not None and np.ndim(w) == 1 and np.size(w) > 1 else set()
+        )
         self._checked: tuple[tuple[str, bytes], ...] | None = None
         self.fast = True
 
@@ -205,11 +209,12 @@ class PreparedSimulation:
         if isinstance(solved, Result):
             return solved
         conc, amounts, p = solved
+        N = self.n_subjects
         return replace(
             self._result,
             conc={name: conc[:, :, j] for j, name in enumerate(self.outputs)},
             amounts=amounts,
-            params=p,
+            params={k: _per_subject(p[k], N) for k in self._first},
         )
 
     def run_conc(
@@ -281,38 +286,38 @@ class PreparedSimulation:
                     np.array_equal(data[c], self._data[c], equal_nan=True) for c in data.columns
                 ):
                     return None  # other records (per-kg doses, another number of subjects)
-        if isinstance(self._events, Regimen):
-            eta = inputs["etas"]
-            try:
-                n = _n_subjects(
-                    covs, None if eta is None else np.atleast_2d(np.asarray(eta, dtype=float)),
-                    inputs["params"], self._options["weight_kg"],
-                )  # fmt: skip
-            except (ParameterError, TypeError, ValueError):
-                return None
-            if n != N:
-                return None  # simulate would make another number of subjects
+        # NOTE: as simulate counts subjects (the one length > 1 of the per-subject inputs; for
+        # records, the records' subjects): another count goes through the engine
+        sizes: set[int] = set(self._weight_sizes)
         cov_in = dict(self._col_covs)
         for k, v in (covs or {}).items():
             if isinstance(v, str):
                 return None
             a = np.asarray(v, dtype=float)
-            if a.ndim > 1 or (a.ndim == 1 and a.size != N):
+            if a.ndim > 1:
                 return None
             cov_in[k] = a
+            if a.ndim == 1 and a.size > 1:
+                sizes.add(a.size)
         par_in = dict(self._col_params)
         for k, v in (inputs["params"] or {}).items():
             a = np.asarray(v, dtype=float)
-            if a.ndim > 1 or (a.ndim == 1 and a.size != N):
+            if a.ndim > 1:
                 return None
             par_in[spec.aliases.get(k, k)] = a
+            if a.ndim == 1 and a.size > 1:
+                sizes.add(a.size)
         eta = inputs["etas"]
         eta_arr = None
         if eta is not None:
             eta_arr = np.atleast_2d(np.asarray(eta, dtype=float))
-            if eta_arr.ndim != 2 or eta_arr.shape[0] not in (1, N):
+            if eta_arr.ndim != 2:
                 return None
+            if eta_arr.shape[0] > 1:
+                sizes.add(eta_arr.shape[0])
             eta_arr = np.broadcast_to(eta_arr, (N, eta_arr.shape[-1]))
+        if len(sizes) > 1 or (sizes and sizes != {N}) or (not sizes and self._regimen and N > 1):
+            return None
         key = (tuple(cov_in), tuple(par_in), None if eta_arr is None else eta_arr.shape[-1])
         plan = self._plans.get(key)
         if plan is None:
@@ -345,7 +350,7 @@ class PreparedSimulation:
                     bool(self._options["check_validity"]),
                 )
                 self._checked = seen
-        return {k: _per_subject(p[k], N) for k in self._first}
+        return p
 
 
 def _per_subject(value: Any, N: int) -> FloatArray:

@@ -186,9 +186,28 @@ def _kernel_source(lam, V, Vi, W, bt, bc, ba, it, ic, ir, idur, times, out, amou
     return True
 
 
-def _real_kernel_source(lam, V, Vi, W, bt, bc, ba, it, ic, ir, idur, times, out, amounts, keep):  # type: ignore[no-untyped-def]  # pragma: no cover
-    # the same sums as _kernel_source when every eigenvalue and eigenvector is real
-    N, n = lam.shape
+def _real_kernel_source(K, W, bt, bc, ba, it, ic, ir, idur, times, out, amounts, keep, limit):  # type: ignore[no-untyped-def]  # pragma: no cover
+    # the same sums as _kernel_source, with the eigen-decomposition done here (LAPACK dgeev, as
+    # numpy.linalg.eig); raises ValueError when an eigenvalue is complex, returns False when the
+    # eigenvectors are ill-conditioned
+    N, n = K.shape[0], K.shape[1]
+    lam = np.empty((N, n))
+    V = np.empty((N, n, n))
+    Vi = np.empty((N, n, n))
+    for s in range(N):
+        w, v = np.linalg.eig(np.ascontiguousarray(K[s]))
+        vi = np.linalg.inv(v)
+        for j in range(n):
+            if not np.isfinite(w[j]):
+                return False
+            acc2 = 0.0
+            for i in range(n):
+                acc2 += vi[j, i] ** 2
+            if not acc2 <= limit * limit:
+                return False
+        lam[s] = w
+        V[s] = v
+        Vi[s] = vi
     T, m = times.shape[0], W.shape[1]
     z = np.zeros(n)
     WV = np.zeros((m, n))
@@ -233,6 +252,7 @@ def _real_kernel_source(lam, V, Vi, W, bt, bc, ba, it, ic, ir, idur, times, out,
                     for j in range(n):
                         acc += V[s, i, j] * z[j]
                     amounts[s, t_i, i] = acc
+    return True
 
 
 _KERNEL: list[Any] = []
@@ -280,22 +300,23 @@ def compute_modal_outputs(
     kernel = _get_kernel()
     if kernel is None:  # pragma: no cover - numba is a declared dependency
         return compute_modal_outputs_numpy(K, W, P, times, keep_amounts)
+    N, T, n = K.shape[0], times.size, K.shape[-1]
+    out = np.empty((N, T, W.shape[1]))
+    amounts = np.empty((N, T, n) if keep_amounts else (1, 1, 1))
+    try:
+        ok = _KERNEL[1](
+            np.ascontiguousarray(K, dtype=float), np.ascontiguousarray(W, dtype=float),
+            P.bolus_t, P.bolus_cmt, P.bolus_amt, P.inf_t, P.inf_cmt, P.inf_rate, P.inf_dur,
+            times, out, amounts, keep_amounts, COND_LIMIT,
+        )  # fmt: skip
+    except (ValueError, np.linalg.LinAlgError):
+        ok = None  # complex eigenvalues (or a singular eigenvector matrix): below
+    if ok is not None:
+        return (out, (amounts if keep_amounts else None)) if ok else None
     modes = _modes(K)
     if modes is None:
         return None
     lam, V, Vi = modes
-    N, T, n = K.shape[0], times.size, K.shape[-1]
-    out = np.empty((N, T, W.shape[1]))
-    amounts = np.empty((N, T, n) if keep_amounts else (1, 1, 1))
-    if not np.iscomplexobj(lam):
-        if not _well_conditioned(lam, Vi):
-            return None
-        _KERNEL[1](
-            lam, V, Vi, np.ascontiguousarray(W, dtype=float), P.bolus_t, P.bolus_cmt,
-            P.bolus_amt, P.inf_t, P.inf_cmt, P.inf_rate, P.inf_dur, times, out, amounts,
-            keep_amounts,
-        )  # fmt: skip
-        return out, (amounts if keep_amounts else None)
     # NOTE: complex arithmetic; the expm1 of the kernel has no cancellation for small |lam u|
     c = np.complex128
     ok = kernel(
