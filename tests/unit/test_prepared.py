@@ -264,3 +264,35 @@ def test_parameter_plan_equals_compute_individual_parameters_on_library_models()
                 np.testing.assert_array_equal(ours[k], theirs[k])
         covered += 1
     assert covered >= 6
+
+
+def test_dataset_covariate_and_parameter_columns_equal_simulate() -> None:
+    ds = Dataset(
+        {
+            "ID": [1, 1, 2, 2],
+            "TIME": [0.0, 1.0, 0.0, 2.0],
+            "AMT": [20.0, 0.0, 30.0, 0.0],
+            "EVID": [1, 0, 1, 0],
+            "CMT": [1, 1, 1, 1],
+            "RATE": [40.0, 0.0, 0.0, 0.0],
+            "WT": [20.0, 20.0, 35.0, 35.0],
+            "CL": [30.0, 30.0, 45.0, 45.0],
+        }
+    )
+    prep = prepare(HERD, ds, T)
+    assert prep.fast
+    eta = np.random.default_rng(3).normal(0, 0.3, (2, 4))
+    assert_fast(prep, etas=eta)
+    assert_same(prep.run(etas=eta), simulate(HERD, ds, T, etas=eta))
+    # a CL argument loses to the CL column, as in simulate
+    assert_same(prep.run(params={"CL": 1.0}), simulate(HERD, ds, T, params={"CL": 1.0}))
+
+
+def test_etas_that_are_not_numbers_are_refused_as_simulate_refuses_them() -> None:
+    reg = Regimen.from_quantities("20 mg")
+    prep = prepare(HERD, reg, T, covariates={"WT": 20.0})
+    with pytest.raises(ParameterError) as ours:
+        prep.run(etas=[["a", "b", "c", "d"]])
+    with pytest.raises(ParameterError) as theirs:
+        simulate(HERD, reg, T, covariates={"WT": 20.0}, etas=[["a", "b", "c", "d"]])
+    assert str(ours.value) == str(theirs.value)

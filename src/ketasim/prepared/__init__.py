@@ -263,7 +263,16 @@ class PreparedSimulation:
         return _clean(conc, spec), amounts, p
 
     def _parameters(self, inputs: Mapping[str, Any], new_covariates: bool) -> dict[str, Any] | None:
-        """Individual parameters per subject (N,) on the fast path, or None for the engine."""
+        """Individual parameters on the fast path, or None for the engine (which then gives
+        simulate's result, or raises simulate's error)."""
+        try:
+            return self._fast_parameters(inputs, new_covariates)
+        except (TypeError, ValueError):
+            return None  # inputs that are not numbers: simulate names them
+
+    def _fast_parameters(
+        self, inputs: Mapping[str, Any], new_covariates: bool
+    ) -> dict[str, Any] | None:
         spec, N = self.spec, self.n_subjects
         covs: Mapping[str, Any] | None = self._covs
         if new_covariates:
@@ -289,17 +298,18 @@ class PreparedSimulation:
         # NOTE: as simulate counts subjects (the one length > 1 of the per-subject inputs; for
         # records, the records' subjects): another count goes through the engine
         sizes: set[int] = set(self._weight_sizes)
-        cov_in = dict(self._col_covs)
+        cov_in: dict[str, Any] = {}
         for k, v in (covs or {}).items():
-            if isinstance(v, str):
-                return None
+            if isinstance(v, str) or k in self._col_covs:
+                return None  # not a number, or also a dataset column: the engine refuses it
             a = np.asarray(v, dtype=float)
             if a.ndim > 1:
                 return None
             cov_in[k] = a
             if a.ndim == 1 and a.size > 1:
                 sizes.add(a.size)
-        par_in = dict(self._col_params)
+        cov_in.update(self._col_covs)
+        par_in: dict[str, Any] = {}
         for k, v in (inputs["params"] or {}).items():
             a = np.asarray(v, dtype=float)
             if a.ndim > 1:
@@ -307,6 +317,7 @@ class PreparedSimulation:
             par_in[spec.aliases.get(k, k)] = a
             if a.ndim == 1 and a.size > 1:
                 sizes.add(a.size)
+        par_in.update(self._col_params)  # NOTE: as in binding, a dataset column wins
         eta = inputs["etas"]
         eta_arr = None
         if eta is not None:
