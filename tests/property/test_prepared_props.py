@@ -2,7 +2,11 @@
 
 Parameters are drawn over six orders of magnitude (rates 1e-4..1e2 per h, CL down to 0), so that
 well separated, nearly equal and zero eigenvalues all occur; whichever path ``run`` takes (the
-fast modal sum or the engine), its numbers must equal ``simulate``'s to 1e-12 of the peak.
+fast modal sum or the engine), its numbers must equal ``simulate``'s to 1e-12 of the peak, plus
+the drift that an eigenvalue's round-off (about eps max|K|, in either method) causes over the
+span: ``8 eps max|K| t_end`` of the peak. NOTE: that term matters only for a closed system with a
+fast exchange (pk2, CL = 0, Q2/V2 = 527/h: the engine's total amount grows by 5.5e-12 over 48 h,
+the prepared re-solve keeps it to round-off).
 """
 
 from __future__ import annotations
@@ -61,9 +65,11 @@ def test_prepared_run_equals_simulate(model, cl, q, v, ka, doses, scale) -> None
     new = {k: val * scale for k, val in p.items()}
     ours = prep.run(params=new)
     ref = simulate(spec, reg, times, params=new, keep_amounts=True)
+    K = spec.compute_rate_matrix(new)
+    rtol = 1e-12 + 8 * np.finfo(float).eps * float(np.max(np.abs(K))) * float(times[-1])
     for k in ref.conc:
         peak = max(float(np.max(ref.conc[k])), 1e-300)
-        assert np.max(np.abs(ours.conc[k] - ref.conc[k])) <= 1e-12 * peak
+        assert np.max(np.abs(ours.conc[k] - ref.conc[k])) <= rtol * peak
     assert ours.amounts is not None and ref.amounts is not None
     total = float(np.max(np.abs(ref.amounts)))
-    assert np.max(np.abs(ours.amounts - ref.amounts)) <= 1e-12 * max(total, 1e-300)
+    assert np.max(np.abs(ours.amounts - ref.amounts)) <= rtol * max(total, 1e-300)

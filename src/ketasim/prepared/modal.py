@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ketasim.solver.eigen import ZERO_RTOL, is_zero_eigenvalue
+
 __all__ = [
     "COND_LIMIT",
     "Pieces",
@@ -186,7 +188,7 @@ def _kernel_source(lam, V, Vi, W, bt, bc, ba, it, ic, ir, idur, times, out, amou
     return True
 
 
-def _real_kernel_source(K, W, bt, bc, ba, it, ic, ir, idur, times, out, amounts, keep, limit):  # type: ignore[no-untyped-def]  # pragma: no cover
+def _real_kernel_source(K, W, bt, bc, ba, it, ic, ir, idur, times, out, amounts, keep, limit, zero):  # type: ignore[no-untyped-def]  # pragma: no cover
     # the same sums as _kernel_source, with the eigen-decomposition done here (LAPACK dgeev, as
     # numpy.linalg.eig); raises ValueError when an eigenvalue is complex, returns False when the
     # eigenvectors are ill-conditioned
@@ -197,6 +199,10 @@ def _real_kernel_source(K, W, bt, bc, ba, it, ic, ir, idur, times, out, amounts,
     for s in range(N):
         w, v = np.linalg.eig(np.ascontiguousarray(K[s]))
         vi = np.linalg.inv(v)
+        scale = np.max(np.abs(K[s]))
+        for j in range(n):  # the solver's one zero test (ketasim.solver.eigen)
+            if abs(w[j]) <= zero * scale:
+                w[j] = 0.0
         for j in range(n):
             if not np.isfinite(w[j]):
                 return False
@@ -276,6 +282,10 @@ def _modes(K: FloatArray) -> tuple[Any, Any, Any] | None:
         Vi = np.linalg.inv(V)
     except np.linalg.LinAlgError:
         return None
+    # NOTE: an eigenvalue 0 (a closed system) comes out of eig as about eps max|K|; the solver's
+    # one zero test makes it exactly 0, as the engine does, so that no mode drifts over time
+    scale = np.max(np.abs(K), axis=(-2, -1))[:, None]
+    lam = np.where(is_zero_eigenvalue(lam, scale), 0.0, lam)
     return lam, V, Vi
 
 
@@ -307,7 +317,7 @@ def compute_modal_outputs(
         ok = _KERNEL[1](
             np.ascontiguousarray(K, dtype=float), np.ascontiguousarray(W, dtype=float),
             P.bolus_t, P.bolus_cmt, P.bolus_amt, P.inf_t, P.inf_cmt, P.inf_rate, P.inf_dur,
-            times, out, amounts, keep_amounts, COND_LIMIT,
+            times, out, amounts, keep_amounts, COND_LIMIT, ZERO_RTOL,
         )  # fmt: skip
     except (ValueError, np.linalg.LinAlgError):
         ok = None  # complex eigenvalues (or a singular eigenvector matrix): below
