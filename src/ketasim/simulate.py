@@ -32,7 +32,7 @@ from ketasim.results import Result
 from ketasim.spec import ModelSpec
 from ketasim.units import convert_magnitude, get_conc_factor
 
-__all__ = ["Result", "simulate", "simulate_dataset", "simulate_regimen"]
+__all__ = ["Result", "get_records", "simulate", "simulate_dataset", "simulate_regimen"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -210,6 +210,29 @@ def simulate(
     """
     spec = _resolve_model(model)
     method = _resolve_method(spec, method)
+    _check_options(unit, workers, chunk_size)
+    data, covariates, notes = get_records(
+        spec, events, times_h, covariates, etas, params, weight_kg, time_unit, modifiers
+    )
+    times = _check_times(times_h) if times_h is not None else None
+    bound = bind_records(
+        spec,
+        data,
+        covariates=covariates,
+        etas=etas,
+        params=params,
+        fill=fill,
+        check_validity=check_validity,
+        t_start_h=float(np.min(times)) if times is not None else None,
+    )
+    if times is not None:
+        res = solve_grid(bound, times, unit, keep_amounts, method, rtol, chunk_size, workers)
+    else:
+        res = solve_records(bound, unit, method, rtol)
+    return replace(res, notes=(*res.notes, *notes)) if notes else res
+
+
+def _check_options(unit: str, workers: Any, chunk_size: Any) -> None:
     get_conc_factor("ketamine", unit, what="unit")
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ParameterError(f"workers={workers!r} must be a whole number >= 1")
@@ -217,6 +240,25 @@ def simulate(
         not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1
     ):
         raise ParameterError(f"chunk_size={chunk_size!r} must be a whole number >= 1")
+
+
+def get_records(
+    spec: ModelSpec,
+    events: Any,
+    times_h: Any,
+    covariates: Mapping[str, Any] | None,
+    etas: Any,
+    params: Mapping[str, Any] | None,
+    weight_kg: Any,
+    time_unit: str,
+    modifiers: Sequence[Any] = (),
+) -> tuple[Dataset, Mapping[str, Any] | None, tuple[str, ...]]:
+    """The records of ``events`` for ``spec`` (the first step of :func:`simulate`).
+
+    Returns the records (TIME h, AMT mg, RATE mg/h), the covariates with those derived from a
+    regimen's doses added, and the notes of applied interaction modifiers. Used by
+    :func:`simulate` and :func:`ketasim.prepared.prepare`, so both see the same records.
+    """
     notes: tuple[str, ...] = ()
     if modifiers:
         if not isinstance(events, Regimen):
@@ -234,29 +276,13 @@ def simulate(
         # NOTE: for a generic model the regimen's mg and h are the model's amount and time units
         if times_h is None:
             raise EventError("a regimen needs output times: give times_h (h)")
-        data, covariates = _regimen_records(spec, events, covariates, etas, params, weight_kg)
-    else:
-        if weight_kg is not None:
-            raise ParameterError(
-                "weight_kg applies to per-kg doses of a Regimen; records carry AMT in mg"
-            )
-        data = _as_dataset(events, time_unit, spec.generic)
-    times = _check_times(times_h) if times_h is not None else None
-    bound = bind_records(
-        spec,
-        data,
-        covariates=covariates,
-        etas=etas,
-        params=params,
-        fill=fill,
-        check_validity=check_validity,
-        t_start_h=float(np.min(times)) if times is not None else None,
-    )
-    if times is not None:
-        res = solve_grid(bound, times, unit, keep_amounts, method, rtol, chunk_size, workers)
-    else:
-        res = solve_records(bound, unit, method, rtol)
-    return replace(res, notes=(*res.notes, *notes)) if notes else res
+        data, covs = _regimen_records(spec, events, covariates, etas, params, weight_kg)
+        return data, covs, notes
+    if weight_kg is not None:
+        raise ParameterError(
+            "weight_kg applies to per-kg doses of a Regimen; records carry AMT in mg"
+        )
+    return _as_dataset(events, time_unit, spec.generic), covariates, notes
 
 
 def _check_times(times_h: Any) -> FloatArray:

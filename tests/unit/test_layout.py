@@ -20,6 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("individual", "plausibility", "grids"),
     ("binding",),
     ("results", "engine", "simulate"),
+    ("prepared",),
     ("nca", "population", "pd", "risk", "interactions", "exposure", "validation",
      "validation_external", "comparison", "distributed", "plotting"),
     ("tci", "design", "estimation", "monograph", "safety"),

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ketasim.binding.doses import check_plausibility, expand_doses, record_error
+from ketasim.binding.doses import Expanded, check_plausibility, expand_doses, record_error
 from ketasim.binding.groups import SubjectGroup, group_subjects
 from ketasim.errors import DatasetError, KetasimWarning, ParameterError
 from ketasim.events import Dataset
@@ -42,7 +42,17 @@ from ketasim.individual import check_parameters, compute_individual_parameters, 
 from ketasim.plausibility import check_validity_range
 from ketasim.spec import ModelSpec
 
-__all__ = ["FILL_RULES", "BoundRecords", "DatasetWarning", "SubjectGroup", "bind_records"]
+__all__ = [
+    "FILL_RULES",
+    "BoundRecords",
+    "DatasetWarning",
+    "SubjectGroup",
+    "bind_records",
+    "check_covariates",
+    "classify_columns",
+    "compute_record_covariates",
+    "compute_record_parameters",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -82,7 +92,7 @@ class BoundRecords:
         return int(self.first_row.size)
 
 
-def _classify_columns(spec: ModelSpec, data: Dataset) -> dict[str, list[str]]:
+def classify_columns(spec: ModelSpec, data: Dataset) -> dict[str, list[str]]:
     names = set(spec.get_parameter_names())
     eta_names = set(spec.get_eta_names())
     out: dict[str, list[str]] = {"param": [], "cov": [], "eta": [], "carried": []}
@@ -179,6 +189,105 @@ def _number_or_error(value: Any, what: str) -> Any:
     return a
 
 
+def compute_record_covariates(
+    data: Dataset,
+    kinds: Mapping[str, list[str]],
+    subject: npt.NDArray[np.intp],
+    N: int,
+    covariates: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Covariates of every record, declared units: arguments (scalars or one value per subject)
+    and dataset columns (``kinds`` from :func:`classify_columns`)."""
+    covs: dict[str, Any] = {}
+    for k, v in (covariates or {}).items():
+        if k in kinds["cov"]:
+            raise ParameterError(
+                f"covariate {k} is given both as an argument and as a dataset column: give one"
+            )
+        covs[k] = _per_record(_number_or_error(v, f"covariate {k}"), N, subject, f"covariate {k}")
+    for c in kinds["cov"]:
+        v = data[c]
+        if not np.all(np.isfinite(v)):
+            i = int(np.flatnonzero(~np.isfinite(v))[0])
+            raise record_error(data, i, f"covariate {c} is missing or not a number")
+        covs[c] = v
+    return covs
+
+
+def check_covariates(
+    spec: ModelSpec,
+    data: Dataset,
+    covs: Mapping[str, Any],
+    expanded: Expanded,
+    subject: npt.NDArray[np.intp],
+    check_validity: bool,
+) -> None:
+    """The covariate checks of binding: validity range (ValidityWarning) and dose plausibility."""
+    if spec.generic:
+        return
+    if check_validity:
+        check_validity_range(spec, dict(covs), subject=subject)
+    check_plausibility(spec, data, covs, expanded)
+
+
+def compute_record_parameters(
+    spec: ModelSpec,
+    data: Dataset,
+    kinds: Mapping[str, list[str]],
+    subject: npt.NDArray[np.intp],
+    N: int,
+    *,
+    covariates: Mapping[str, Any] | None = None,
+    etas: Any = None,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, FloatArray]]:
+    """Covariates and individual parameters of every record (the parameter step of binding).
+
+    ``kinds`` is the column classification of ``data`` (:func:`classify_columns`). Returns the
+    covariates per record (declared units) and the individual parameters broadcast to one value
+    per record (canonical units). Raises as :func:`bind_records`.
+    """
+    covs = compute_record_covariates(data, kinds, subject, N, covariates)
+    p_in: dict[str, Any] = {}
+    for k, v in (params or {}).items():
+        key = spec.aliases.get(k, k)
+        p_in[key] = _per_record(_number_or_error(v, f"parameter {k}"), N, subject, f"parameter {k}")
+    for c in kinds["param"]:
+        key = spec.aliases.get(c, c)
+        if key in p_in and c not in data.extra_columns:
+            continue
+        v = data[c]
+        if not np.all(np.isfinite(v)):
+            i = int(np.flatnonzero(~np.isfinite(v))[0])
+            raise record_error(data, i, f"parameter column {c} is missing or not a number")
+        p_in[key] = v
+    col_etas = _etas_from_columns(spec, data, kinds["eta"], subject, N)
+    if col_etas is not None and etas is not None:
+        raise ParameterError("ETAs are given both as columns and as the etas argument: give one")
+    eta_arr: FloatArray | None = None
+    if etas is not None:
+        eta_arr = np.atleast_2d(_number_or_error(etas, "etas"))
+        if eta_arr.shape[0] not in (1, N):
+            raise ParameterError(
+                f"etas has {eta_arr.shape[0]} rows: expected one per subject ({N})"
+            )
+        eta_arr = np.broadcast_to(eta_arr, (N, eta_arr.shape[-1]))
+    elif col_etas is not None:
+        eta_arr = col_etas
+    try:
+        p = compute_individual_parameters(
+            spec,
+            covariates=covs,
+            etas=None if eta_arr is None else eta_arr[subject],
+            params=p_in,
+        )
+        check_parameters(spec, p)
+    except ParameterError as exc:
+        raise ParameterError(str(exc)) from None
+    R = len(data)
+    return covs, {k: np.broadcast_to(np.asarray(v, dtype=float), (R,)) for k, v in p.items()}
+
+
 def bind_records(
     spec: ModelSpec,
     data: Dataset,
@@ -217,11 +326,10 @@ def bind_records(
     """
     if fill not in FILL_RULES:
         raise ParameterError(f"fill {fill!r} must be 'nocb' (NONMEM) or 'locf'")
-    R = len(data)
     subject = data.get_subject_index()
     N = int(subject[-1]) + 1
     first_row = np.flatnonzero(np.r_[True, subject[1:] != subject[:-1]])
-    kinds = _classify_columns(spec, data)
+    kinds = classify_columns(spec, data)
     quiet = [c for c in kinds["carried"] if c in _QUIET_COLUMNS]
     loud = [c for c in kinds["carried"] if c not in _QUIET_COLUMNS]
     if loud:
@@ -231,57 +339,9 @@ def bind_records(
             DatasetWarning,
             stacklevel=3,
         )
-    # --- covariates, parameters, ETAs per record ---------------------------------------------
-    covs: dict[str, Any] = {}
-    for k, v in (covariates or {}).items():
-        if k in kinds["cov"]:
-            raise ParameterError(
-                f"covariate {k} is given both as an argument and as a dataset column: give one"
-            )
-        covs[k] = _per_record(_number_or_error(v, f"covariate {k}"), N, subject, f"covariate {k}")
-    for c in kinds["cov"]:
-        v = data[c]
-        if not np.all(np.isfinite(v)):
-            i = int(np.flatnonzero(~np.isfinite(v))[0])
-            raise record_error(data, i, f"covariate {c} is missing or not a number")
-        covs[c] = v
-    p_in: dict[str, Any] = {}
-    for k, v in (params or {}).items():
-        key = spec.aliases.get(k, k)
-        p_in[key] = _per_record(_number_or_error(v, f"parameter {k}"), N, subject, f"parameter {k}")
-    for c in kinds["param"]:
-        key = spec.aliases.get(c, c)
-        if key in p_in and c not in data.extra_columns:
-            continue
-        v = data[c]
-        if not np.all(np.isfinite(v)):
-            i = int(np.flatnonzero(~np.isfinite(v))[0])
-            raise record_error(data, i, f"parameter column {c} is missing or not a number")
-        p_in[key] = v
-    col_etas = _etas_from_columns(spec, data, kinds["eta"], subject, N)
-    if col_etas is not None and etas is not None:
-        raise ParameterError("ETAs are given both as columns and as the etas argument: give one")
-    eta_arr: FloatArray | None = None
-    if etas is not None:
-        eta_arr = np.atleast_2d(_number_or_error(etas, "etas"))
-        if eta_arr.shape[0] not in (1, N):
-            raise ParameterError(
-                f"etas has {eta_arr.shape[0]} rows: expected one per subject ({N})"
-            )
-        eta_arr = np.broadcast_to(eta_arr, (N, eta_arr.shape[-1]))
-    elif col_etas is not None:
-        eta_arr = col_etas
-    try:
-        p = compute_individual_parameters(
-            spec,
-            covariates=covs,
-            etas=None if eta_arr is None else eta_arr[subject],
-            params=p_in,
-        )
-        check_parameters(spec, p)
-    except ParameterError as exc:
-        raise ParameterError(str(exc)) from None
-    p = {k: np.broadcast_to(np.asarray(v, dtype=float), (R,)) for k, v in p.items()}
+    covs, p = compute_record_parameters(
+        spec, data, kinds, subject, N, covariates=covariates, etas=etas, params=params
+    )
     if check_validity and not spec.generic:
         check_validity_range(spec, dict(covs), subject=subject)
     # --- dose modifiers per record -------------------------------------------------------------

@@ -52,7 +52,7 @@ class Expanded:
 def _resolve_cmt(spec: ModelSpec, data: Dataset) -> IntArray:
     """0-based compartment of each record (default dose/observation compartment for CMT 0)."""
     evid = data["EVID"].astype(np.int64)
-    dose = np.isin(evid, (1, 4))
+    dose = (evid == 1) | (evid == 4)
     n = spec.n_compartments
     if "CMT" in data.text_columns:
         names = {c.name.upper(): i for i, c in enumerate(spec.compartments)}
@@ -142,7 +142,7 @@ def expand_doses(
     resets = np.flatnonzero(evid == 3)
     if resets.size:
         add(resets, -1, -1, 0.0, 1.0, 0.0, np.nan, np.nan)
-    dose_rows = np.flatnonzero(np.isin(evid, (1, 4)))
+    dose_rows = np.flatnonzero((evid == 1) | (evid == 4))
     route_col = data.text_columns.get("ROUTE")
     has_route = np.zeros(len(data), dtype=bool)
     if route_col is not None and dose_rows.size:

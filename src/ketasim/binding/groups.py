@@ -133,9 +133,15 @@ def group_subjects(
         "recno": data.record_numbers[e_row],
     }
     groups: list[SubjectGroup] = []
-    for c in np.unique(counts):
-        members = np.flatnonzero(counts == c)
+    for c in np.unique(counts) if N > 1 else counts:
+        members = np.flatnonzero(counts == c) if N > 1 else np.zeros(1, dtype=np.intp)
         idx = starts[members][:, None] + np.arange(c)[None, :]  # (n_c, c)
+        if members.size == 1:  # one subject: one structure, nothing to compare
+            inverse = np.zeros(1, dtype=np.intp)
+            groups.extend(
+                _groups(spec, data, p, vals, members, idx, inverse, ep_rows, P, first_row)
+            )
+            continue
         rate = vals["rate"][idx]
         structure = np.concatenate(
             [
@@ -156,37 +162,55 @@ def group_subjects(
             inverse = np.zeros(members.size, dtype=np.intp)
         else:
             _, inverse = np.unique(structure, axis=0, return_inverse=True)
-        for g in np.unique(inverse):
-            sel = members[inverse.ravel() == g]
-            gidx = idx[inverse.ravel() == g]
-            ep_p = {k: np.asarray(v)[ep_rows[sel]] for k, v in p.items()}
-            K = np.asarray(spec.compute_rate_matrix(ep_p), dtype=float)
-            if K.ndim == 2:
-                K = np.broadcast_to(K, (sel.size, P, *K.shape)).copy()
-            row0 = gidx[0]
-            tpl = RecordTemplate(
-                time=vals["time"][row0],
-                evid=vals["evid"][row0],
-                cmt=vals["cmt"][row0],
-                amt=vals["amt"][gidx],
-                rate=vals["rate"][gidx],
-                ii=vals["ii"][row0],
-                addl=vals["addl"][row0],
-                ss=vals["ss"][row0],
-                f=vals["f"][gidx],
-                lag=vals["lag"][gidx],
-                mrate=vals["mrate"][gidx],
-                mdur=vals["mdur"][gidx],
-                epoch=vals["epoch"][row0],
-                record_numbers=vals["recno"][row0].astype(np.int64),
-                subject=fmt_id(data["ID"][first_row[sel[0]]]) if sel.size == 1 else None,
-            )
-            groups.append(SubjectGroup(subjects=sel, template=tpl, K=K, epoch_params=ep_p))
+        groups.extend(_groups(spec, data, p, vals, members, idx, inverse, ep_rows, P, first_row))
     dose_times = _dose_times(vals, dose, e_subj, N)
     engine_count = (
         np.searchsorted(e_pos, 2 * np.arange(R), side="right") - starts[subject]
     ).astype(np.int64)
     return tuple(groups), dose_times, engine_count
+
+
+def _groups(
+    spec: ModelSpec,
+    data: Dataset,
+    p: Mapping[str, FloatArray],
+    vals: Mapping[str, Any],
+    members: npt.NDArray[np.intp],
+    idx: npt.NDArray[np.intp],
+    inverse: npt.NDArray[np.intp],
+    ep_rows: IntArray,
+    P: int,
+    first_row: npt.NDArray[np.intp],
+) -> list[SubjectGroup]:
+    """One group per distinct structure among ``members`` (subjects with the same count)."""
+    out: list[SubjectGroup] = []
+    for g in np.unique(inverse):
+        sel = members[inverse.ravel() == g]
+        gidx = idx[inverse.ravel() == g]
+        ep_p = {k: np.asarray(v)[ep_rows[sel]] for k, v in p.items()}
+        K = np.asarray(spec.compute_rate_matrix(ep_p), dtype=float)
+        if K.ndim == 2:
+            K = np.broadcast_to(K, (sel.size, P, *K.shape)).copy()
+        row0 = gidx[0]
+        tpl = RecordTemplate(
+            time=vals["time"][row0],
+            evid=vals["evid"][row0],
+            cmt=vals["cmt"][row0],
+            amt=vals["amt"][gidx],
+            rate=vals["rate"][gidx],
+            ii=vals["ii"][row0],
+            addl=vals["addl"][row0],
+            ss=vals["ss"][row0],
+            f=vals["f"][gidx],
+            lag=vals["lag"][gidx],
+            mrate=vals["mrate"][gidx],
+            mdur=vals["mdur"][gidx],
+            epoch=vals["epoch"][row0],
+            record_numbers=vals["recno"][row0].astype(np.int64),
+            subject=fmt_id(data["ID"][first_row[sel[0]]]) if sel.size == 1 else None,
+        )
+        out.append(SubjectGroup(subjects=sel, template=tpl, K=K, epoch_params=ep_p))
+    return out
 
 
 def _dose_times(

@@ -1,9 +1,9 @@
 """Target-controlled infusion (TCI) plans for simulated patients: for simulation, not pump control.
 
 Owns the TCI algorithm (:mod:`.plan`, closed-form plasma and effect-site rules on exact unit
-responses from ``simulate``), the simulated pump's limits (:mod:`.pump`), target schedules
-(:mod:`.targets`) and where a published ke0 comes from (:mod:`.effect_site`). It never drives a
-device and never calls the solver.
+responses from a prepared simulation, :mod:`ketasim.prepared`), the simulated pump's limits
+(:mod:`.pump`), target schedules (:mod:`.targets`) and where a published ke0 comes from
+(:mod:`.effect_site`). It never drives a device and never calls the solver.
 """
 
 from ketasim.tci.effect_site import EffectSite, get_effect_site, list_ke0_effect_models

@@ -1,8 +1,8 @@
 """Target-controlled infusion (TCI) plans for a simulated patient: plasma or effect-site targets.
 
 Owns the TCI algorithm and the :class:`TciPlan` it returns. For simulation, not pump control
-(:data:`~ketasim.tci.pump.TCI_NOTICE`). It calls :func:`ketasim.simulate.simulate`
-(twice: unit responses, then the plan), never the solver.
+(:data:`~ketasim.tci.pump.TCI_NOTICE`). It calls :mod:`ketasim.prepared` for the unit responses
+and :func:`ketasim.simulate.simulate` for the predicted curves, never the solver.
 
 Algorithm
 ---------
@@ -32,9 +32,17 @@ target, then the pump coasts while Ce rises, and resumes to hold the peak at the
 (Shafer & Gregg 1992 [1]_; Jacobs & Williams 1993 [2]_; a variant that limits the plasma
 overshoot, Van Poucke, Bravo & Shafer 2004 [5]_, is not implemented). When the concentration
 is above the target (a lower target) the minimum is negative and the pump stops until it has
-fallen. Here the minimum is found in closed form (no search): ``m`` runs to
-``N + 2 j_peak + 2``, beyond which the ratio only grows because ``h`` and every ``f`` decay
-(``h`` unimodal, checked). ``O(N^2)`` work, compiled.
+fallen. Only ``m - k <= j_peak`` (the index of the peak of ``h``) needs to be searched when
+``h`` is unimodal (checked; otherwise every ``m`` is): for ``j >= j_peak`` every term of
+``f_{k+j} + r h_j`` is a value of ``h`` past its peak (``f`` is a sum of ``h`` shifted by more
+than ``j``), so the predicted concentration only falls there and its largest value over
+``j >= j_peak`` is at ``j_peak``. The ``f`` of the next updates is kept up to date by adding
+``r_k h`` (``O(N^2)`` multiply-adds in all, vectorised and compiled; ``O(N j_peak)`` for the
+search).
+
+The unit response comes from a :func:`ketasim.prepared.prepare`-d probe of the model (one per
+model, update interval and length, kept in memory), re-solved for each patient's covariates
+and parameters; it equals ``simulate`` of the same infusion to round-off.
 
 Between update times the concentration is not constrained; the re-simulation of the plan
 (``TciPlan.predicted``) shows it, with every metabolite of the model.
@@ -71,6 +79,7 @@ import numpy.typing as npt
 from ketasim.errors import ModelError, ParameterError
 from ketasim.events import Dose, Regimen
 from ketasim.library.effects import EffectModel
+from ketasim.prepared import PreparedSimulation, prepare
 from ketasim.results import Result
 from ketasim.simulate import simulate
 from ketasim.spec import ModelSpec
@@ -88,13 +97,19 @@ _REL_TOL = 1e-12  # headroom within this fraction of the target counts as zero (
 
 # --- the closed-form rate rule ------------------------------------------------------------------
 def _rates_python(
-    h: FloatArray, target: FloatArray, n: int, max_rate: float, free: FloatArray, out: FloatArray
+    h: FloatArray,
+    target: FloatArray,
+    n: int,
+    max_rate: float,
+    free: FloatArray,
+    out: FloatArray,
+    j_last: int,
 ) -> None:
     M = h.shape[0] - 1  # h[0 .. M], free[0 .. M]
     for k in range(n):
         c = target[k]
         best = math.inf
-        for j in range(1, M - k + 1):
+        for j in range(1, min(j_last, M - k) + 1):
             hj = h[j]
             if hj <= _TINY:
                 continue
@@ -107,8 +122,10 @@ def _rates_python(
         r = 0.0 if best <= 0.0 else min(best, max_rate)
         out[k] = r
         if r > 0.0:
-            for j in range(1, M - k + 1):
-                free[k + j] += r * h[j]
+            f = free[k + 1 :]
+            g = h[1 : M - k + 1]
+            for j in range(f.shape[0]):  # a plain loop over slices: vectorised when compiled
+                f[j] += r * g[j]
 
 
 _KERNEL: list[Callable[..., None]] = []
@@ -164,8 +181,18 @@ def compute_tci_rates(
         else np.array(free_mg_per_L, dtype=np.float64, copy=True)
     )
     out = np.zeros(n)
-    _get_kernel()(h, c, n, float(max_rate_mg_per_h), free, out)
+    j_peak = _peak_index(h) if free_mg_per_L is None else None
+    j_last = h.shape[0] - 1 if j_peak is None else j_peak
+    _get_kernel()(h, c, n, float(max_rate_mg_per_h), free, out, j_last)
     return out
+
+
+def _peak_index(h: FloatArray) -> int | None:
+    """Index of the peak of ``h`` (>= 1) when ``h`` is unimodal (module notes), else None."""
+    j_peak = int(np.argmax(h))
+    if np.any(np.diff(h[j_peak:]) > 1e-12 * max(float(h[j_peak]), _TINY)):
+        return None
+    return max(1, j_peak)
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -315,15 +342,6 @@ def _n_updates(duration_h: float, update_h: float) -> int:
     return int(n)
 
 
-def _horizon(h: FloatArray, n: int) -> int:
-    """Last index needed by the rule: N + 2 j_peak + 2 (``h`` unimodal, else all of it)."""
-    j_peak = int(np.argmax(h))
-    after = h[j_peak:]
-    if np.any(np.diff(after) > 1e-12 * max(float(h[j_peak]), _TINY)):
-        return int(h.shape[0] - 1)
-    return int(min(h.shape[0] - 1, n + 2 * j_peak + 2))
-
-
 def plan_tci(
     spec: ModelSpec,
     targets: TargetSchedule | float | str,
@@ -408,26 +426,19 @@ def plan_tci(
     # unit response far enough past the end for the horizon of the rule (module docstring):
     # first N + 1 + max(64, N / 8) points; all 2 N + 4 when its peak comes later than that allows
     m_total = n + 1 + max(64, n // 8)
+    effect_cmt = effect.cmt_index if mode == "effect" and effect is not None else None
     while True:
-        unit = simulate(
-            sim_spec,
-            Regimen((Dose(amt=d, tinf_h=d),)),  # 1 mg/h over one update interval: amt = d mg
-            np.arange(m_total + 1, dtype=np.float64) * d,
-            covariates=covariates,
-            params=params,
-            keep_amounts=mode == "effect",
-        )
-        if mode == "effect":
-            assert effect is not None and unit.amounts is not None
-            h = np.asarray(unit.amounts[0, :, effect.cmt_index], dtype=float)
-        else:
-            h = np.asarray(unit.conc[analyte][0], dtype=float)
-        last = _horizon(h, n)
+        h, j_peak = _unit_response(sim_spec, d, m_total, covariates, params, effect_cmt, analyte)
+        last = m_total if j_peak is None else min(m_total, n + j_peak)
         if last < m_total or m_total >= 2 * n + 4:
             break
         m_total = 2 * n + 4
     h = h[: last + 1]
-    rates = compute_tci_rates(h, c_k, pump.max_rate_mg_per_h)
+    rates = np.zeros(n)
+    _get_kernel()(
+        h, np.ascontiguousarray(c_k, dtype=np.float64), n, float(pump.max_rate_mg_per_h),
+        np.zeros(last + 1), rates, last if j_peak is None else j_peak,
+    )  # fmt: skip
     notes: list[str] = list(effect.notes if effect else ())
     limited = int(np.sum(rates >= pump.max_rate_mg_per_h))
     if limited:
@@ -466,6 +477,68 @@ def plan_tci(
         ce_mg_per_L=ce,
         effect=effect,
         notes=tuple(notes),
+    )
+
+
+# NOTE: one prepared probe per model, update interval and length (re-solved per patient), and the
+# unit responses of the last 64 patients (a plan for the same patient, e.g. another target or
+# duration, reuses it; warnings about its covariates are then not repeated)
+_PROBES: dict[tuple[int, float, int], tuple[ModelSpec, PreparedSimulation]] = {}
+_RESPONSES: dict[tuple[object, ...], tuple[ModelSpec, FloatArray, int | None]] = {}
+
+
+def _unit_response(
+    spec: ModelSpec,
+    d: float,
+    m_total: int,
+    covariates: Mapping[str, Any] | None,
+    params: Mapping[str, Any] | None,
+    effect_cmt: int | None,
+    analyte: str,
+) -> tuple[FloatArray, int | None]:
+    """Concentration (plasma of ``analyte``, or of the effect compartment), mg/L, at ``j d``,
+    ``j = 0 .. m_total``, after 1 mg/h over ``[0, d)`` (amt = d mg), for this patient; and the
+    index of its peak when it is unimodal (else None)."""
+    patient = (_values_key(covariates), _values_key(params), effect_cmt, analyte)
+    known = _RESPONSES.get((id(spec), float(d), int(m_total), patient))
+    if known is not None and known[0] is spec:
+        return known[1], known[2]
+    key = (id(spec), float(d), int(m_total))
+    hit = _PROBES.get(key)
+    if hit is not None and hit[0] is spec:
+        prep = hit[1]
+    else:
+        prep = prepare(
+            spec,
+            Regimen((Dose(amt=d, tinf_h=d),)),
+            np.arange(m_total + 1, dtype=np.float64) * d,
+            covariates=covariates,
+            params=params,
+        )
+        if len(_PROBES) >= 32:
+            _PROBES.pop(next(iter(_PROBES)))
+        _PROBES[key] = (spec, prep)
+    conc = prep.run_conc(covariates=covariates, params=params)
+    if effect_cmt is None:
+        j = prep.outputs.index(analyte)
+    else:
+        j = prep.output_compartments.index(effect_cmt)
+    h = np.ascontiguousarray(conc[0, :, j], dtype=float)
+    h.setflags(write=False)
+    j_peak = _peak_index(h)
+    if len(_RESPONSES) >= 64:
+        _RESPONSES.pop(next(iter(_RESPONSES)))
+    _RESPONSES[(id(spec), float(d), int(m_total), patient)] = (spec, h, j_peak)
+    return h, j_peak
+
+
+def _values_key(values: Mapping[str, Any] | None) -> tuple[object, ...] | None:
+    """A hashable key of covariate or parameter values (None when absent)."""
+    if values is None:
+        return None
+    return tuple(
+        (k, v if isinstance(v, str) else np.asarray(v, dtype=float).tobytes())
+        for k, v in sorted(values.items())
     )
 
 
