@@ -10,6 +10,7 @@ same numbers with temporaries (and serves complex modes); both are exact to roun
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,8 @@ _NUMBA_MIN_WORK = 200_000  # subjects x outputs from which the loaded kernel bea
 # needs for 10 million subject-outputs; below this the kernel is used only if already loaded
 _NUMBA_LOAD_WORK = 20_000_000
 _ANCHOR = 64
+_ANCHOR_BLOCK = 32  # points per block of the numpy path on regular grids (A + B exponentials)
+_ANCHOR_MIN_POINTS = 8
 
 
 def _get_kernel() -> object | None:
@@ -101,6 +104,7 @@ def sum_of_exponential_polynomials(
     out: FloatArray,
     nterms: npt.NDArray[np.int64] | None = None,
     total_work: int | None = None,
+    t0: float = 0.0,
 ) -> None:
     """Write ``b + sum_j exp(mu_j dt) sum_q a[..., j, q] dt^q / q!`` into ``out[:, sel, :]``.
 
@@ -117,6 +121,8 @@ def sum_of_exponential_polynomials(
     total_work : int, optional
         Subjects x outputs of the whole solve this call is part of (default this call's): the
         compiled kernel is loaded when that is large, and then used for every interval.
+    t0 : float, time
+        Start of the interval (``dt`` is measured from it): sets the round-off of ``dt``.
     """
     N, m, n, Q = a.shape
     nq = np.full(N, Q, dtype=np.int64) if nterms is None else np.minimum(nterms, Q)
@@ -154,6 +160,31 @@ def sum_of_exponential_polynomials(
         )
         return
     Qmax = int(np.max(nq)) if N else 1
+    T_k = dt.size
+    contiguous = T_k > 0 and int(sel[-1]) - int(sel[0]) + 1 == T_k and np.all(np.diff(sel) == 1)
+    if real and contiguous and T_k >= _ANCHOR_MIN_POINTS:
+        # NOTE: modes no subject's output sees or no dose excites are dropped first
+        live = np.any(a[..., :Qmax] != 0, axis=(0, 1))  # (n, Qmax)
+        c0 = np.flatnonzero(live[:, 0])
+        view = out[:, int(sel[0]) : int(sel[0]) + T_k, :]
+        a0, mu0 = a[:, :, c0, 0], mu[:, c0]
+        irregular = _anchored(mu0, a0, b, dt, t0, view)
+        if irregular.size:  # points off the regular grid: exponentials of their own
+            Ex = np.exp(mu0[:, :, None] * dt[None, None, irregular])
+            view[:, irregular, :] = np.swapaxes(np.matmul(a0, Ex), 1, 2) + b[:, None, :]
+        cq = np.flatnonzero(np.any(live[:, 1:], axis=1))
+        rq = np.flatnonzero(nq > 1)
+        if cq.size and rq.size:  # polynomial terms (clusters of equal or close rates)
+            Ex = np.exp(mu[rq][:, cq, None] * dt[None, None, :])
+            fact = np.ones_like(dt)
+            acc = np.zeros((rq.size, m, T_k))
+            aq = a[rq][:, :, cq, :]
+            for k in range(1, int(np.max(np.flatnonzero(live[cq].any(axis=0)))) + 1):
+                fact = fact * dt / k
+                use = nq[rq] > k
+                acc[use] += np.matmul(aq[use, :, :, k], Ex[use] * fact)
+            view[rq] += np.swapaxes(acc, 1, 2)
+        return
     Ex = np.exp(mu[:, :, None] * dt[None, None, :])  # (N, n, T_k)
     acc = np.matmul(a[..., 0], Ex)  # (N, m, T_k)
     fact = np.ones_like(dt)
@@ -168,6 +199,54 @@ def sum_of_exponential_polynomials(
     out[:, sel, :] = np.swapaxes(acc, 1, 2).real + b[:, None, :].real
 
 
+def _anchored(
+    mu: FloatArray, a: FloatArray, b: FloatArray, dt: FloatArray, t0: float, out: FloatArray
+) -> npt.NDArray[np.intp]:
+    """``out[:, t, :] = b + sum_j a[..., j] exp(mu_j dt_t)`` on a regular grid, by anchors.
+
+    Maths: the grid is cut into A blocks of B points; with ``dt = d_a + i h`` (``d_a`` the
+    block's first point, ``h`` the step), ``exp(mu dt) = exp(mu d_a) exp(mu i h)``, so the block
+    is one small matrix product ``G H_a`` with ``G_ij = exp(mu_j i h)`` (B x n, shared by the
+    blocks) and ``H_a = exp(mu d_a) o a^T`` (n x m): A + B exponentials per mode instead of
+    A B, and no (subjects x modes x times) temporary. A point is used only where it lies on
+    the regular grid to ``4 eps (|t0| + |dt|)``, the round-off of ``dt`` itself (so the
+    exponent is as exact as the direct one); the indices of the other points are returned for
+    the caller to evaluate directly. ``G`` itself is built the same way (one product of two
+    exact exponentials per entry), so every value carries at most three roundings more than
+    the direct sum.
+    """
+    N, m, n = a.shape
+    T_k = dt.size
+    A = -(-T_k // _ANCHOR_BLOCK)
+    B = -(-T_k // A)
+    h = (dt[-1] - dt[0]) / (T_k - 1)
+    first = np.arange(A) * B
+    idx = np.arange(T_k)
+    nominal = dt[first[idx // B]] + (idx % B) * h
+    tol = 4 * np.finfo(float).eps * (abs(t0) + np.abs(dt))
+    irregular = np.flatnonzero(np.abs(dt - nominal) > tol)
+    G = np.empty((N, B, n + 1))
+    # the same split once more: exp(mu (c s + r) h) = exp(mu c s h) exp(mu r h), exact factors
+    s = max(1, math.isqrt(B))
+    fine = np.exp(mu[:, None, :] * (h * np.arange(s))[None, :, None])  # (N, s, n)
+    coarse = np.exp(mu[:, None, :] * (h * s * np.arange(-(-B // s)))[None, :, None])
+    prod = coarse[:, :, None, :] * fine[:, None, :, :]  # (N, B/s, s, n)
+    G[:, :, :n] = prod.reshape(N, -1, n)[:, :B]
+    G[:, :, n] = 1.0
+    H = np.empty((N, A, n + 1, m))
+    H[:, :, :n, :] = (
+        np.exp(mu[:, None, :] * dt[first][None, :, None])[..., None] * np.swapaxes(a, 1, 2)[:, None]
+    )
+    H[:, :, n, :] = b[:, None, :]
+    full = T_k // B
+    if full:
+        np.matmul(G[:, None], H[:, :full], out=out[:, : full * B, :].reshape(N, full, B, m))
+    rem = T_k - full * B
+    if rem:
+        out[:, full * B :, :] = np.matmul(G[:, :rem], H[:, full])
+    return irregular
+
+
 def sum_of_terms(
     mu: npt.NDArray[Any],
     VW: npt.NDArray[Any],
@@ -178,6 +257,7 @@ def sum_of_terms(
     out: FloatArray,
     nterms: npt.NDArray[np.int64],
     total_work: int,
+    t0: float = 0.0,
 ) -> None:
     """As :func:`sum_of_exponential_polynomials` with ``a[i, m, j, q] = VW[i, m, j] v[i, q, j]``.
 
@@ -196,7 +276,7 @@ def sum_of_terms(
     kernel = _get_kernel() if real and _worth_kernel(total_work) else None
     if kernel is None:
         a = VW[:, :, :, None] * np.swapaxes(v, 1, 2)[:, None, :, :]
-        sum_of_exponential_polynomials(mu, a, b, dt, sel, out, nq, total_work)
+        sum_of_exponential_polynomials(mu, a, b, dt, sel, out, nq, total_work, t0)
         return
     seen = np.any(VW != 0, axis=0)  # (m, n)
     q_ok = np.arange(Q)[None, :] < nq[:, None]

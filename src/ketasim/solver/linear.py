@@ -228,5 +228,8 @@ def _outputs_shared_grid(
         sel = np.flatnonzero((idx == k) & ~before)
         dt = out_time[sel] - t_ev[k]
         b = np.einsum("nmj,nj->nm", VW, Ps[:, k])
-        sum_of_terms(modes.mu, VW, Vs[:, k], b, dt, sel, out, modes.nterms, N * out_time.size)
+        sum_of_terms(
+            modes.mu, VW, Vs[:, k], b, dt, sel, out, modes.nterms, N * out_time.size,
+            float(t_ev[k]),
+        )  # fmt: skip
     return out
