@@ -21,10 +21,11 @@ from ketasim.errors import EventError, ParameterError, SolverError
 from ketasim.results import Result
 from ketasim.solver import compile_schedule, linear_rhs, solve_linear, solve_ode
 from ketasim.solver.ode import saturable_rhs
+from ketasim.solver.piecewise import PiecewiseSolution, solve_piecewise
 from ketasim.solver.schedule import RecordTemplate
 from ketasim.spec import ModelSpec
 
-__all__ = ["solve_grid", "solve_records"]
+__all__ = ["solve_grid", "solve_pieces", "solve_records"]
 
 FloatArray = npt.NDArray[np.float64]
 _TEMPLATE_FIELDS = (
@@ -199,6 +200,45 @@ def solve_grid(
         carried=carried,
         notes=_notes(bound),
     )
+
+
+def solve_pieces(
+    bound: BoundRecords, t_end: float
+) -> tuple[list[str], list[tuple[npt.NDArray[np.intp], PiecewiseSolution]]] | None:
+    """Closed-form pieces of every concentration output and every integral (AUC) compartment
+    of a linear model (:mod:`ketasim.solver.piecewise`), per subject group.
+
+    Returns the output names (concentrations as in :func:`solve_grid`, then ``AUC_<central>``
+    amounts) and ``(subjects, solution)`` per group; None when some group is not supported
+    (time-varying parameters, subject-specific event times, the expm fallback): callers then
+    use :func:`solve_grid`.
+    """
+    spec = bound.spec
+    if not spec.is_linear:
+        return None
+    outs = _outputs(spec)
+    integral = [(c.name, i) for i, c in enumerate(spec.compartments) if c.kind == "integral"]
+    names = [name for name, _, _ in outs] + [name for name, _ in integral]
+    parts = []
+    for g in bound.groups:
+        if g.K.shape[1] != 1:
+            return None
+        W = _weights(spec, g, outs)
+        if integral:
+            extra = np.zeros((g.subjects.size, len(integral), spec.n_compartments))
+            for j, (_, i) in enumerate(integral):
+                extra[:, j, i] = 1.0
+            W = np.concatenate([W, extra], axis=1)
+        sol = solve_piecewise(g.K, _compile(g, bound), W, t_end)
+        if sol is None:
+            return None
+        parts.append((g.subjects, sol))
+    return names, parts
+
+
+def clean_concentrations(conc: FloatArray, spec: ModelSpec) -> FloatArray:
+    """The guarantee of every engine output: no NaN, inf or negative concentration leaves."""
+    return _clean(conc, spec)
 
 
 def _per_subject(bound: BoundRecords, column: str) -> npt.NDArray[Any]:

@@ -173,7 +173,7 @@ def sum_of_exponential_polynomials(
             Ex = np.exp(mu0[:, :, None] * dt[None, None, irregular])
             view[:, irregular, :] = np.swapaxes(np.matmul(a0, Ex), 1, 2) + b[:, None, :]
         cq = np.flatnonzero(np.any(live[:, 1:], axis=1))
-        rq = np.flatnonzero(nq > 1)
+        rq = np.flatnonzero((nq > 1) & np.any(a[:, :, :, 1:Qmax] != 0, axis=(1, 2, 3)))
         if cq.size and rq.size:  # polynomial terms (clusters of equal or close rates)
             Ex = np.exp(mu[rq][:, cq, None] * dt[None, None, :])
             fact = np.ones_like(dt)
@@ -217,6 +217,9 @@ def _anchored(
     """
     N, m, n = a.shape
     T_k = dt.size
+    if n == 0:  # no mode seen or excited: the constant part only
+        out[...] = b[:, None, :]
+        return np.zeros(0, dtype=np.intp)
     A = -(-T_k // _ANCHOR_BLOCK)
     B = -(-T_k // A)
     h = (dt[-1] - dt[0]) / (T_k - 1)

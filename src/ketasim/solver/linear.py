@@ -115,14 +115,11 @@ def _gather(a: npt.NDArray[Any], idx: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
     return np.take_along_axis(a, idx.reshape(idx.shape + (1,) * (a.ndim - 2)), axis=1)
 
 
-def _solve_modes(
-    modes: Modes,
-    P: int,
-    sched: Schedule,
-    out_time: FloatArray,
-    out_order: npt.NDArray[np.int64],
-    W: FloatArray,
-) -> FloatArray:
+def event_states(
+    modes: Modes, P: int, sched: Schedule
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """Series vectors ``Vs`` (N, E, nt, n) and shifts ``Ps`` (N, E, n) just after every event
+    (coordinates of :mod:`.eigen`), and the parameter epoch ``EP`` (N, E) in force."""
     N = sched.n_subjects
     n = modes.lam.shape[-1]
     E = sched.n_events
@@ -172,6 +169,19 @@ def _solve_modes(
             dt = np.where(np.isfinite(dt), dt, 0.0)
             zn = propagate(md.mu, v, p, dt)
             A = np.real(np.einsum("nij,nj->ni", md.V, zn))
+    return Vs, Ps, EP
+
+
+def _solve_modes(
+    modes: Modes,
+    P: int,
+    sched: Schedule,
+    out_time: FloatArray,
+    out_order: npt.NDArray[np.int64],
+    W: FloatArray,
+) -> FloatArray:
+    N = sched.n_subjects
+    Vs, Ps, EP = event_states(modes, P, sched)
     # --- outputs ---------------------------------------------------------------------------
     T = np.shape(out_time)[-1]
     idx = get_output_interval(sched, out_time, out_order)  # (N|1, T) index of last event before
