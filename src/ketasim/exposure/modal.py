@@ -38,37 +38,36 @@ __all__ = ["exposure_chunk_from_pieces", "sample_grid", "solve_regimen_pieces"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-_GEOM, _EVEN = 32, 64  # samples per gap between events, as the general path
+_EVEN = 64  # samples per gap between events
 _NEWTON_STEPS = 100  # at most (a bisection halves the bracket; 100 exhaust a double's range)
 
 
 def sample_grid(
     event_times: FloatArray, t_end: float, iv: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Event times, the instant before each dose, and per gap 32 geometric and 64 even points:
-    (all samples sorted, the even ones; each gap's even points are a regular grid)."""
+    """Samples: event times, the instant before each dose and 64 even points per gap between
+    events: (all samples sorted, the even ones; each gap's even points are a regular grid)."""
     ev = event_times[np.isfinite(event_times)]
     knots = np.unique(np.concatenate([[0.0, t_end], ev[(ev >= 0) & (ev <= t_end)], iv.ravel()]))
     a, b = knots[:-1, None], knots[1:, None]
-    geom = np.geomspace(1e-4, 1.0, _GEOM)[None, :]
     even = np.linspace(0.0, 1.0, _EVEN, endpoint=False)[None, :]
     pre = np.nextafter(iv[1:, 0], -np.inf)
     regular = np.unique((a + (b - a) * even).ravel())
-    pts = [(a + (b - a) * geom).ravel(), regular, knots, pre]
+    pts = [regular, knots, pre]
     return np.asarray(np.unique(np.concatenate(pts)), dtype=float), regular
 
 
 def _on_samples(
     sol: PiecewiseSolution, grid: FloatArray, regular: FloatArray, rows: IntArray
 ) -> FloatArray:
-    """Outputs (N, G, len(rows)) on the samples: the regular ones on the fast grid path, the
-    others (geometric points, knots, pre-dose instants) by themselves."""
-    out = np.empty((sol.n_subjects, grid.size, rows.size))
+    """Outputs and their derivatives (N, G, 2 len(rows)) on the samples: the regular ones on
+    the fast grid path, the others (knots, pre-dose instants) by themselves."""
+    out = np.empty((sol.n_subjects, grid.size, 2 * rows.size))
     pos = np.searchsorted(grid, regular)
     rest = np.ones(grid.size, dtype=bool)
     rest[pos] = False
-    out[:, pos] = sol.grid(regular, rows)
-    out[:, rest] = sol.grid(grid[rest], rows)
+    out[:, pos] = sol.grid_with_slope(regular, rows)
+    out[:, rest] = sol.grid_with_slope(grid[rest], rows)
     return out
 
 
@@ -186,41 +185,56 @@ def _peaks(
     sol: PiecewiseSolution,
     row: int,
     conc: FloatArray,
+    slope: FloatArray,
     grid: FloatArray,
     seg_lo: IntArray,
     seg_hi: IntArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """Cmax and Tmax (m, K) of one output over the segments [seg_lo[k], seg_hi[k]] of the grid."""
+    """Cmax and Tmax (m, K) of one output over the segments [seg_lo[k], seg_hi[k]] of the grid.
+
+    Every gap between samples where the exact ``dC/dt`` goes from > 0 to < 0 on its piece
+    holds a local maximum, refined by :func:`newton_root` on ``dC/dt``; the result is the
+    largest of the samples and those maxima.
+    """
     m, K = conc.shape[0], seg_lo.size
     rows = np.array([row])
+    G = grid.size
+    d_right = slope  # dC/dt on the piece starting at each sample
+    d_left = d_right[:, 1:].copy()  # ... and at the next sample, on the same piece
+    e_gap = sol.interval(grid[:-1])
+    jump = np.flatnonzero(sol.interval(grid[1:]) != e_gap)  # the next sample is an event time
+    if jump.size:
+        ss = np.repeat(np.arange(m), jump.size)
+        jj = np.tile(jump, m)
+        d_left[:, jump] = sol.at(ss, grid[jj + 1], rows, 1, e_gap[jj])[:, 0].reshape(m, -1)
+    seg = np.full(G, -1)
+    for k in range(K):
+        seg[seg_lo[k] : seg_hi[k] + 1] = k
+    same_seg = (seg[:-1] == seg[1:]) & (seg[:-1] >= 0)
+    s_t, j_t = np.nonzero((d_right[:, :-1] > 0) & (d_left < 0) & same_seg[None, :])
     cmax, tmax = np.empty((m, K)), np.empty((m, K))
     for k in range(K):
         j = np.argmax(conc[:, seg_lo[k] : seg_hi[k] + 1], axis=1) + seg_lo[k]
-        best_c, best_t = conc[np.arange(m), j], grid[j]
-        for left in (True, False):
-            a_i = j - 1 if left else j
-            ok = (a_i >= seg_lo[k]) & (a_i + 1 <= seg_hi[k])
-            s = np.flatnonzero(ok)
-            if s.size == 0:
-                continue
-            a, b = grid[a_i[s]], grid[a_i[s] + 1]
-            e = sol.interval(a)
-            d_ab = sol.at(np.r_[s, s], np.r_[a, b], rows, 1, np.r_[e, e])[:, 0]
-            d_a, d_b = d_ab[: s.size], d_ab[s.size :]
-            q = np.flatnonzero((d_a > 0) & (d_b < 0))  # a smooth top inside this gap
-            if q.size == 0:
-                continue
-            sq, eq = s[q], e[q]
+        cmax[:, k], tmax[:, k] = conc[np.arange(m), j], grid[j]
+    if s_t.size:
+        e_t = e_gap[j_t]
 
-            def fun(t: IntArray, x: FloatArray, sq: IntArray = sq, eq: IntArray = eq) -> Any:
-                d = sol.at(sq[t], x, rows, (1, 2), eq[t])
-                return d[0, :, 0], d[1, :, 0]
+        def fun(t: IntArray, x: FloatArray) -> Any:
+            d = sol.at(s_t[t], x, rows, (1, 2), e_t[t])
+            return d[0, :, 0], d[1, :, 0]
 
-            root = newton_root(fun, a[q], b[q], d_a[q], d_b[q])
-            c_root = sol.at(sq, root, rows, 0, eq)[:, 0]
-            better = c_root > best_c[sq]
-            best_c[sq[better]], best_t[sq[better]] = c_root[better], root[better]
-        cmax[:, k], tmax[:, k] = best_c, best_t
+        root = newton_root(fun, grid[j_t], grid[j_t + 1], d_right[s_t, j_t], d_left[s_t, j_t])
+        c_root = sol.at(s_t, root, rows, 0, e_t)[:, 0]
+        k_t = seg[j_t]
+        # the largest root per (subject, interval): sort by key, then by value descending
+        key = s_t * K + k_t
+        o = np.lexsort((-c_root, key))
+        first = np.r_[True, key[o][1:] != key[o][:-1]]
+        best = o[first]
+        bs, bk = s_t[best], k_t[best]
+        better = c_root[best] > cmax[bs, bk]
+        cmax[bs[better], bk[better]] = c_root[best][better]
+        tmax[bs[better], bk[better]] = root[best][better]
     return cmax, tmax
 
 
@@ -254,12 +268,13 @@ def exposure_chunk_from_pieces(
     for subjects, sol in parts:
         grid, regular = sample_grid(sol.t_ev, t_end, iv)
         rows = np.array([names.index(a) for a in analytes])
-        conc = np.maximum(np.moveaxis(_on_samples(sol, grid, regular, rows), 2, 0), 0.0)
+        both = np.moveaxis(_on_samples(sol, grid, regular, rows), 2, 0)  # (2A, m, G)
+        conc, slope = np.maximum(both[: rows.size], 0.0), both[rows.size :]
         m = subjects.size
         lo_i, hi_i = np.searchsorted(grid, iv[:, 0], "left"), np.searchsorted(grid, iv[:, 1])
         hi_i[-1] = grid.size
         for i, a in enumerate(analytes):
-            c, t = _peaks(sol, int(rows[i]), conc[i], grid, lo_i, hi_i - 1)
+            c, t = _peaks(sol, int(rows[i]), conc[i], slope[i], grid, lo_i, hi_i - 1)
             cmax_iv[a][subjects], tmax_iv[a][subjects] = c, t
         cum = sol.grid(bounds, np.array([names.index(f"AUC_{c}") for c in centrals]))
         for i, a in enumerate(analytes):

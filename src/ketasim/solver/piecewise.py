@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ketasim.solver.eigen import compute_modes
+from ketasim.solver.kernels import sum_of_exponential_polynomials
 from ketasim.solver.linear import _outputs_shared_grid, compute_span, event_states
 from ketasim.solver.schedule import Schedule
 
@@ -56,14 +57,42 @@ class PiecewiseSolution:
         """Index of the last event at or before each time (-1 before the first)."""
         return np.searchsorted(self.t_ev, times, side="right") - 1
 
-    def grid(self, times: FloatArray, rows: IntArray) -> FloatArray:
-        """Outputs ``rows`` at shared ascending times, (N, T, len(rows))."""
+    def grid(self, times: FloatArray, rows: IntArray, order: int = 0) -> FloatArray:
+        """Outputs ``rows`` (``order`` 0) or their time derivative (1) at shared ascending
+        times, (N, T, len(rows)); at an event time, the piece after it."""
         idx = self.interval(times)
         before = idx < 0
+        Vs, Ps = self.Vs, self.Ps
+        if order == 1:
+            # d/dt [exp(mu t) t^k / k!] = mu exp(mu t) t^k / k! + exp(mu t) t^(k-1) / (k-1)!
+            Vs = self.modes.mu[:, None, None, :] * self.Vs
+            Vs[:, :, :-1] += self.Vs[:, :, 1:]
+            Ps = np.zeros_like(self.Ps)
         return _outputs_shared_grid(
-            self.modes, self.W[:, rows], self.Vs, self.Ps, self.sched, times,
-            np.maximum(idx, 0), before,
+            self.modes, self.W[:, rows], Vs, Ps, self.sched, times, np.maximum(idx, 0), before,
         )  # fmt: skip
+
+    def grid_with_slope(self, times: FloatArray, rows: IntArray) -> FloatArray:
+        """Outputs ``rows`` and their time derivatives at shared ascending times in one pass
+        (the exponentials are shared): (N, T, 2 len(rows)), values first; at an event time,
+        the piece after it."""
+        idx = self.interval(times)
+        N, m = self.n_subjects, len(rows)
+        out = np.zeros((N, times.size, 2 * m))
+        VW = self.VW[:, rows]
+        mu = self.modes.mu
+        for k in np.unique(idx[idx >= 0]):
+            sel = np.flatnonzero(idx == k)
+            v = np.swapaxes(self.Vs[:, k], 1, 2)  # (N, n, nt)
+            dv = mu[:, :, None] * v
+            dv[:, :, :-1] += v[:, :, 1:]
+            a = np.concatenate([VW[:, :, :, None] * v[:, None], VW[:, :, :, None] * dv[:, None]], 1)
+            b = np.concatenate([np.einsum("nmj,nj->nm", VW, self.Ps[:, k]), np.zeros((N, m))], 1)
+            sum_of_exponential_polynomials(
+                mu, a, b, times[sel] - self.t_ev[k], sel, out, self.modes.nterms,
+                N * times.size, float(self.t_ev[k]),
+            )  # fmt: skip
+        return out
 
     def at(
         self,
