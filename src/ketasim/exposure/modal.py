@@ -38,7 +38,8 @@ __all__ = ["exposure_chunk_from_pieces", "sample_grid", "solve_regimen_pieces"]
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
-_EVEN = 64  # samples per gap between events
+_EVEN = 16  # samples per gap between events (with the exact slope at each)
+_X_TOL = 1e-13  # relative step or bracket at which a root is final (Tmax to 1e-13 relative)
 _NEWTON_STEPS = 100  # at most (a bisection halves the bracket; 100 exhaust a double's range)
 
 
@@ -84,7 +85,8 @@ def newton_root(
     the Newton point when it falls inside the current bracket, else the regula falsi point of
     the bracket (Illinois variant: the end kept twice has its value halved), and the bracket
     shrinks to the side of the sign change. A task stops at ``f(x) == 0`` or when its step or
-    bracket is below ``1e-14 max(1, |x|)`` (the next Newton step would be far below round-off).
+    bracket is below ``1e-13 max(1, |x|)`` (after a Newton step of that size the next one is
+    far below round-off; a peak's value is insensitive to its time to second order).
     """
     lo, hi, f_lo, f_hi = lo.copy(), hi.copy(), f_lo.copy(), f_hi.copy()
     sign_lo = np.sign(f_lo)
@@ -110,7 +112,7 @@ def newton_root(
         rf_ok = np.isfinite(rf) & (rf > lo[a]) & (rf < hi[a])
         nx = np.where(inside, nx, np.where(rf_ok, rf, 0.5 * (lo[a] + hi[a])))
         nx = np.where(f == 0, x[a], nx)  # an exact root stays
-        tiny = 1e-14 * np.maximum(np.abs(nx), 1.0)
+        tiny = _X_TOL * np.maximum(np.abs(nx), 1.0)
         done = (f == 0) | (np.abs(nx - x[a]) <= tiny) | ((hi[a] - lo[a]) <= tiny)
         x[a] = nx
         active = a[~done]

@@ -79,19 +79,30 @@ class PiecewiseSolution:
         idx = self.interval(times)
         N, m = self.n_subjects, len(rows)
         out = np.zeros((N, times.size, 2 * m))
-        VW = self.VW[:, rows]
-        mu = self.modes.mu
-        for k in np.unique(idx[idx >= 0]):
-            sel = np.flatnonzero(idx == k)
-            v = np.swapaxes(self.Vs[:, k], 1, 2)  # (N, n, nt)
-            dv = mu[:, :, None] * v
-            dv[:, :, :-1] += v[:, :, 1:]
-            a = np.concatenate([VW[:, :, :, None] * v[:, None], VW[:, :, :, None] * dv[:, None]], 1)
-            b = np.concatenate([np.einsum("nmj,nj->nm", VW, self.Ps[:, k]), np.zeros((N, m))], 1)
-            sum_of_exponential_polynomials(
-                mu, a, b, times[sel] - self.t_ev[k], sel, out, self.modes.nterms,
-                N * times.size, float(self.t_ev[k]),
-            )  # fmt: skip
+        nts = self.modes.nterms
+        # NOTE: subjects are grouped by series length (a subject with clustered rates needs
+        # many polynomial terms; the others should not carry them)
+        for nt in np.unique(nts):
+            g = np.flatnonzero(nts == nt)
+            q = max(1, min(int(nt), self.Vs.shape[2]))
+            part = out if g.size == N else np.zeros((g.size, times.size, 2 * m))
+            VW = self.VW[g][:, rows]
+            mu = self.modes.mu[g]
+            for k in np.unique(idx[idx >= 0]):
+                sel = np.flatnonzero(idx == k)
+                v = np.swapaxes(self.Vs[g, k, :q], 1, 2)  # (G, n, q)
+                dv = mu[:, :, None] * v
+                dv[:, :, :-1] += v[:, :, 1:]
+                a = np.concatenate([VW[..., None] * v[:, None], VW[..., None] * dv[:, None]], 1)
+                b = np.concatenate(
+                    [np.einsum("nmj,nj->nm", VW, self.Ps[g, k]), np.zeros((g.size, m))], 1
+                )
+                sum_of_exponential_polynomials(
+                    mu, a, b, times[sel] - self.t_ev[k], sel, part, None, N * times.size,
+                    float(self.t_ev[k]),
+                )  # fmt: skip
+            if part is not out:
+                out[g] = part
         return out
 
     def at(
