@@ -20,6 +20,7 @@ from ketasim.binding import BoundRecords, SubjectGroup
 from ketasim.errors import EventError, ParameterError, SolverError
 from ketasim.results import Result
 from ketasim.solver import compile_schedule, linear_rhs, solve_linear, solve_ode
+from ketasim.solver.linear import uniform_groups
 from ketasim.solver.ode import saturable_rhs
 from ketasim.solver.piecewise import PiecewiseSolution, solve_piecewise
 from ketasim.solver.schedule import RecordTemplate
@@ -229,10 +230,15 @@ def solve_pieces(
             for j, (_, i) in enumerate(integral):
                 extra[:, j, i] = 1.0
             W = np.concatenate([W, extra], axis=1)
-        sol = solve_piecewise(g.K, _compile(g, bound), W, t_end)
-        if sol is None:
+        sched = _compile(g, bound)
+        rows = [np.arange(g.subjects.size)] if sched.has_uniform_times() else uniform_groups(sched)
+        if len(rows) > 16:
             return None
-        parts.append((g.subjects, sol))
+        for r in rows:
+            sol = solve_piecewise(g.K[r], sched.take(r), W[r], t_end)
+            if sol is None:
+                return None
+            parts.append((g.subjects[r], sol))
     return names, parts
 
 

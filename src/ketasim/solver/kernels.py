@@ -163,27 +163,29 @@ def sum_of_exponential_polynomials(
     T_k = dt.size
     contiguous = T_k > 0 and int(sel[-1]) - int(sel[0]) + 1 == T_k and np.all(np.diff(sel) == 1)
     if real and contiguous and T_k >= _ANCHOR_MIN_POINTS:
-        # NOTE: modes no subject's output sees or no dose excites are dropped first
-        live = np.any(a[..., :Qmax] != 0, axis=(0, 1))  # (n, Qmax)
-        c0 = np.flatnonzero(live[:, 0])
         view = out[:, int(sel[0]) : int(sel[0]) + T_k, :]
-        a0, mu0 = a[:, :, c0, 0], mu[:, c0]
-        irregular = _anchored(mu0, a0, b, dt, t0, view)
-        if irregular.size:  # points off the regular grid: exponentials of their own
-            Ex = np.exp(mu0[:, :, None] * dt[None, None, irregular])
-            view[:, irregular, :] = np.swapaxes(np.matmul(a0, Ex), 1, 2) + b[:, None, :]
-        cq = np.flatnonzero(np.any(live[:, 1:], axis=1))
-        rq = np.flatnonzero((nq > 1) & np.any(a[:, :, :, 1:Qmax] != 0, axis=(1, 2, 3)))
-        if cq.size and rq.size:  # polynomial terms (clusters of equal or close rates)
-            Ex = np.exp(mu[rq][:, cq, None] * dt[None, None, :])
-            fact = np.ones_like(dt)
-            acc = np.zeros((rq.size, m, T_k))
-            aq = a[rq][:, :, cq, :]
-            for k in range(1, int(np.max(np.flatnonzero(live[cq].any(axis=0)))) + 1):
-                fact = fact * dt / k
-                use = nq[rq] > k
-                acc[use] += np.matmul(aq[use, :, :, k], Ex[use] * fact)
-            view[rq] += np.swapaxes(acc, 1, 2)
+        # NOTE: subjects are grouped by their own number of polynomial terms, so the length
+        # of every product (hence its order of summation) depends on the subject alone:
+        # chunked runs are bit-identical to single ones
+        for q in np.unique(nq):
+            rows = np.flatnonzero(nq == q)
+            q = max(1, int(q))
+            whole = rows.size == N
+            dst = view if whole else np.empty((rows.size, T_k, m))
+            aa = (a if whole else a[rows])[..., :q]
+            mu_r, b_r = (mu, b) if whole else (mu[rows], b[rows])
+            irregular = _anchored(mu_r, aa, b_r, dt, t0, dst)
+            if irregular.size:  # points off the regular grid: exponentials of their own
+                di = dt[irregular]
+                Ex = np.exp(mu_r[:, :, None] * di[None, None, :])
+                acc = np.matmul(aa[..., 0], Ex)
+                fact = np.ones_like(di)
+                for k in range(1, q):
+                    fact = fact * di / k
+                    acc += np.matmul(aa[..., k], Ex * fact)
+                dst[:, irregular, :] = np.swapaxes(acc, 1, 2) + b_r[:, None, :]
+            if not whole:
+                view[rows] = dst
         return
     Ex = np.exp(mu[:, :, None] * dt[None, None, :])  # (N, n, T_k)
     acc = np.matmul(a[..., 0], Ex)  # (N, m, T_k)
@@ -202,22 +204,24 @@ def sum_of_exponential_polynomials(
 def _anchored(
     mu: FloatArray, a: FloatArray, b: FloatArray, dt: FloatArray, t0: float, out: FloatArray
 ) -> npt.NDArray[np.intp]:
-    """``out[:, t, :] = b + sum_j a[..., j] exp(mu_j dt_t)`` on a regular grid, by anchors.
+    """``out[:, t, :] = b + sum_jq a[..., j, q] exp(mu_j dt_t) dt_t^q / q!`` on a regular grid.
 
-    Maths: the grid is cut into A blocks of B points; with ``dt = d_a + i h`` (``d_a`` the
-    block's first point, ``h`` the step), ``exp(mu dt) = exp(mu d_a) exp(mu i h)``, so the block
-    is one small matrix product ``G H_a`` with ``G_ij = exp(mu_j i h)`` (B x n, shared by the
-    blocks) and ``H_a = exp(mu d_a) o a^T`` (n x m): A + B exponentials per mode instead of
-    A B, and no (subjects x modes x times) temporary. A point is used only where it lies on
-    the regular grid to ``4 eps (|t0| + |dt|)``, the round-off of ``dt`` itself (so the
-    exponent is as exact as the direct one); the indices of the other points are returned for
-    the caller to evaluate directly. ``G`` itself is built the same way (one product of two
-    exact exponentials per entry), so every value carries at most three roundings more than
-    the direct sum.
+    Maths: the grid is cut into A blocks of B points; with ``dt = d + s`` (``d`` the block's
+    first point, ``s = i h`` its offset), ``exp(mu dt) = exp(mu d) exp(mu s)`` and, by Taylor,
+    ``P(d + s) = sum_r P^(r)(d) s^r / r!`` for each mode's polynomial
+    ``P(t) = sum_q a_q t^q / q!`` (``P^(r)(d) = sum_{q >= r} a_q d^(q-r) / (q-r)!``, by
+    Horner). So the block is one small matrix product ``G H_d`` with
+    ``G_i,(j,r) = exp(mu_j i h) (i h)^r / r!`` (B x nQ, shared by the blocks) and
+    ``H_(j,r) = exp(mu_j d) P_j^(r)(d)`` (nQ x m): A + B exponentials per mode instead of
+    A B, and no (subjects x modes x times) temporary. ``G`` is built the same way (a product
+    of two exact exponentials per entry). A point is used only where it lies on the regular
+    grid to ``4 eps (|t0| + |dt|)``, the round-off of ``dt`` itself (so the exponent is as
+    exact as the direct one); the indices of the other points are returned for the caller to
+    evaluate directly.
     """
-    N, m, n = a.shape
+    N, m, n, Q = a.shape
     T_k = dt.size
-    if n == 0:  # no mode seen or excited: the constant part only
+    if n == 0:  # no mode: the constant part only
         out[...] = b[:, None, :]
         return np.zeros(0, dtype=np.intp)
     A = -(-T_k // _ANCHOR_BLOCK)
@@ -228,19 +232,38 @@ def _anchored(
     nominal = dt[first[idx // B]] + (idx % B) * h
     tol = 4 * np.finfo(float).eps * (abs(t0) + np.abs(dt))
     irregular = np.flatnonzero(np.abs(dt - nominal) > tol)
-    G = np.empty((N, B, n + 1))
-    # the same split once more: exp(mu (c s + r) h) = exp(mu c s h) exp(mu r h), exact factors
-    s = max(1, math.isqrt(B))
-    fine = np.exp(mu[:, None, :] * (h * np.arange(s))[None, :, None])  # (N, s, n)
-    coarse = np.exp(mu[:, None, :] * (h * s * np.arange(-(-B // s)))[None, :, None])
-    prod = coarse[:, :, None, :] * fine[:, None, :, :]  # (N, B/s, s, n)
-    G[:, :, :n] = prod.reshape(N, -1, n)[:, :B]
-    G[:, :, n] = 1.0
-    H = np.empty((N, A, n + 1, m))
-    H[:, :, :n, :] = (
-        np.exp(mu[:, None, :] * dt[first][None, :, None])[..., None] * np.swapaxes(a, 1, 2)[:, None]
-    )
-    H[:, :, n, :] = b[:, None, :]
+    # G: exp(mu (c s + r) h) = exp(mu c s h) exp(mu r h), two exact factors per entry
+    sq = max(1, math.isqrt(B))
+    fine = np.exp(mu[:, None, :] * (h * np.arange(sq))[None, :, None])  # (N, sq, n)
+    coarse = np.exp(mu[:, None, :] * (h * sq * np.arange(-(-B // sq)))[None, :, None])
+    ex = (coarse[:, :, None, :] * fine[:, None, :, :]).reshape(N, -1, n)[:, :B]
+    K = n * Q
+    G = np.empty((N, B, K + 1))
+    if Q == 1:
+        G[:, :, :K] = ex
+    else:
+        off = h * np.arange(B)
+        pw = np.empty((B, Q))
+        pw[:, 0] = 1.0
+        for r in range(1, Q):
+            pw[:, r] = pw[:, r - 1] * off / r
+        G[:, :, :K] = (ex[:, :, :, None] * pw[None, :, None, :]).reshape(N, B, K)
+    G[:, :, K] = 1.0
+    d = dt[first]
+    E = np.exp(mu[:, None, :] * d[None, :, None])  # (N, A, n)
+    H = np.empty((N, A, K + 1, m))
+    if Q == 1:
+        H[:, :, :K, :] = E[..., None] * np.swapaxes(a[..., 0], 1, 2)[:, None]
+    else:
+        D = np.empty((N, A, m, n, Q))
+        dd = d[None, :, None, None]
+        for r in range(Q):
+            acc = np.broadcast_to(a[:, None, :, :, Q - 1], (N, A, m, n))
+            for q in range(Q - 2, r - 1, -1):
+                acc = a[:, None, :, :, q] + acc * (dd / (q - r + 1))
+            D[..., r] = acc
+        H[:, :, :K, :] = (E[:, :, None, :, None] * D).transpose(0, 1, 3, 4, 2).reshape(N, A, K, m)
+    H[:, :, K, :] = b[:, None, :]
     full = T_k // B
     if full:
         np.matmul(G[:, None], H[:, :full], out=out[:, : full * B, :].reshape(N, full, B, m))

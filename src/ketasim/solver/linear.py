@@ -110,6 +110,17 @@ def compute_span(sched: Schedule, out_time: FloatArray) -> float:
     return float(span) if span > 0 else 1.0
 
 
+_MAX_TIME_GROUPS = 16  # beyond this many distinct event-time rows, the general output path
+
+
+def uniform_groups(sched: Schedule) -> list[npt.NDArray[np.intp]]:
+    """Subjects (row indices) grouped by identical event times and orders, in first-seen order."""
+    key = np.concatenate([sched.time, sched.order.astype(float)], axis=1)
+    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    return [np.flatnonzero(inv == u) for u in np.argsort(first)]
+
+
 def _gather(a: npt.NDArray[Any], idx: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
     """a[i, idx[i, e]] for per-subject event indices."""
     return np.take_along_axis(a, idx.reshape(idx.shape + (1,) * (a.ndim - 2)), axis=1)
@@ -184,6 +195,20 @@ def _solve_modes(
     Vs, Ps, EP = event_states(modes, P, sched)
     # --- outputs ---------------------------------------------------------------------------
     T = np.shape(out_time)[-1]
+    if P == 1 and np.ndim(out_time) == 1 and N > 1 and not sched.has_uniform_times():
+        # NOTE: event times that differ by round-off (a per-kg dose's end, AMT / RATE) split
+        # the subjects into a few groups, each with shared times: the fast grid path per group
+        groups = uniform_groups(sched)
+        if len(groups) <= _MAX_TIME_GROUPS:
+            out = np.empty((N, T, W.shape[1]))
+            for g in groups:
+                sub = sched.take(g)
+                ix = get_output_interval(sub, out_time, out_order)[0]
+                out[g] = _outputs_shared_grid(
+                    modes.take(g), W[g], Vs[g], Ps[g], sub, np.asarray(out_time),
+                    np.maximum(ix, 0), ix < 0,
+                )  # fmt: skip
+            return out
     idx = get_output_interval(sched, out_time, out_order)  # (N|1, T) index of last event before
     before = idx < 0
     idx = np.maximum(idx, 0)
