@@ -180,7 +180,9 @@ def solve_grid(
         else:
             results = [run(sl) for sl in chunks]
         for sl, c, am in results:
-            rows = g.subjects[sl]
+            rows: Any = g.subjects[sl]
+            if rows.size and rows[-1] - rows[0] + 1 == rows.size and np.all(np.diff(rows) == 1):
+                rows = slice(int(rows[0]), int(rows[-1]) + 1)  # a block copy, not a scatter
             conc[rows] = c
             if amts is not None and am is not None:
                 amts[rows] = am
@@ -319,14 +321,13 @@ def _clean(conc: FloatArray, spec: ModelSpec) -> FloatArray:
             f"model {spec.id}: a negative concentration ({lo:.3g}) came out of the solver; "
             "please report this input"
         )
-    return np.maximum(conc, 0.0)
+    return np.maximum(conc, 0.0, out=conc)  # NOTE: in place, no second full-size array
 
 
 def _tad_grid(bound: BoundRecords, times: FloatArray) -> FloatArray:
     starts, bounds = bound.dose_times
     N = bound.n_subjects
     lens = np.diff(bounds)
-    out = np.empty((N, times.size))
     first = starts[bounds[0] : bounds[1]] if N else starts
     shared = bool(np.all(lens == lens[0])) and all(
         np.array_equal(starts[bounds[i] : bounds[i + 1]], first) for i in range(min(N, 1))
@@ -339,8 +340,9 @@ def _tad_grid(bound: BoundRecords, times: FloatArray) -> FloatArray:
             else True
         )
     if shared:
-        out[:] = _tad(first, times)
-        return out
+        # NOTE: one row shared by every subject (read-only view): no subjects x times writes
+        return np.broadcast_to(_tad(first, times), (N, times.size))
+    out = np.empty((N, times.size))
     for i in range(N):
         out[i] = _tad(starts[bounds[i] : bounds[i + 1]], times)
     return out

@@ -167,9 +167,12 @@ def sum_of_exponential_polynomials(
         # NOTE: subjects are grouped by their own number of polynomial terms, so the length
         # of every product (hence its order of summation) depends on the subject alone:
         # chunked runs are bit-identical to single ones
-        for q in np.unique(nq):
-            rows = np.flatnonzero(nq == q)
-            q = max(1, int(q))
+        # NOTE: a first pass gives every subject its one-term value in place (subjects with
+        # more terms are then recomputed by themselves and overwritten)
+        groups = [(np.arange(N), 1)] + [
+            (np.flatnonzero(nq == q), int(q)) for q in np.unique(nq) if q > 1
+        ]
+        for rows, q in groups:
             whole = rows.size == N
             dst = view if whole else np.empty((rows.size, T_k, m))
             aa = (a if whole else a[rows])[..., :q]
