@@ -4,12 +4,12 @@ Owns the fast path of :func:`ketasim.exposure.compute_exposure` used by populati
 the model with its integrating compartments is solved once into closed-form pieces between
 events (:mod:`ketasim.solver.piecewise`); then
 
-- the basin of every dose interval's peak is located on the same sample grid as the general
-  path (event times, the instant before each dose, 32 geometric and 64 even points per gap);
-- the peak is the root of the exact time derivative ``dC/dt`` inside the sample's neighbouring
-  gaps where ``dC/dt`` changes sign from + to - (a corner, such as an infusion end, keeps its
-  sample), found by safeguarded Newton steps on ``dC/dt`` and ``d2C/dt2`` (bisection whenever a
-  step leaves the bracket), to round-off rather than to ``TIME_TOL``;
+- samples: event times, the instant before each dose and 16 even points per gap between
+  events, with the exact value and slope ``dC/dt`` at each (one pass, shared exponentials);
+- every gap between samples where ``dC/dt`` turns from + to - on its piece holds a local
+  maximum, found by safeguarded Newton steps on ``dC/dt`` and ``d2C/dt2`` (regula falsi
+  whenever a step leaves the bracket) to 1e-13 relative in time; Cmax is the largest of the
+  samples and these maxima (a corner, such as an infusion end, is a sample);
 - threshold crossings are roots of ``C - c*`` between samples of different sides, by the same
   Newton steps on ``C`` and ``dC/dt``;
 - AUC is read from the integrating compartments of the same solve.
