@@ -20,11 +20,13 @@ from ketasim.binding import BoundRecords, SubjectGroup
 from ketasim.errors import EventError, ParameterError, SolverError
 from ketasim.results import Result
 from ketasim.solver import compile_schedule, linear_rhs, solve_linear, solve_ode
+from ketasim.solver.linear import uniform_groups
 from ketasim.solver.ode import saturable_rhs
+from ketasim.solver.piecewise import PiecewiseSolution, solve_piecewise
 from ketasim.solver.schedule import RecordTemplate
 from ketasim.spec import ModelSpec
 
-__all__ = ["solve_grid", "solve_records"]
+__all__ = ["solve_grid", "solve_pieces", "solve_records"]
 
 FloatArray = npt.NDArray[np.float64]
 _TEMPLATE_FIELDS = (
@@ -178,7 +180,9 @@ def solve_grid(
         else:
             results = [run(sl) for sl in chunks]
         for sl, c, am in results:
-            rows = g.subjects[sl]
+            rows: Any = g.subjects[sl]
+            if rows.size and rows[-1] - rows[0] + 1 == rows.size and np.all(np.diff(rows) == 1):
+                rows = slice(int(rows[0]), int(rows[-1]) + 1)  # a block copy, not a scatter
             conc[rows] = c
             if amts is not None and am is not None:
                 amts[rows] = am
@@ -199,6 +203,50 @@ def solve_grid(
         carried=carried,
         notes=_notes(bound),
     )
+
+
+def solve_pieces(
+    bound: BoundRecords, t_end: float
+) -> tuple[list[str], list[tuple[npt.NDArray[np.intp], PiecewiseSolution]]] | None:
+    """Closed-form pieces of every concentration output and every integral (AUC) compartment
+    of a linear model (:mod:`ketasim.solver.piecewise`), per subject group.
+
+    Returns the output names (concentrations as in :func:`solve_grid`, then ``AUC_<central>``
+    amounts) and ``(subjects, solution)`` per group; None when some group is not supported
+    (time-varying parameters, subject-specific event times, the expm fallback): callers then
+    use :func:`solve_grid`.
+    """
+    spec = bound.spec
+    if not spec.is_linear:
+        return None
+    outs = _outputs(spec)
+    integral = [(c.name, i) for i, c in enumerate(spec.compartments) if c.kind == "integral"]
+    names = [name for name, _, _ in outs] + [name for name, _ in integral]
+    parts = []
+    for g in bound.groups:
+        if g.K.shape[1] != 1:
+            return None
+        W = _weights(spec, g, outs)
+        if integral:
+            extra = np.zeros((g.subjects.size, len(integral), spec.n_compartments))
+            for j, (_, i) in enumerate(integral):
+                extra[:, j, i] = 1.0
+            W = np.concatenate([W, extra], axis=1)
+        sched = _compile(g, bound)
+        rows = [np.arange(g.subjects.size)] if sched.has_uniform_times() else uniform_groups(sched)
+        if len(rows) > 16:
+            return None
+        for r in rows:
+            sol = solve_piecewise(g.K[r], sched.take(r), W[r], t_end)
+            if sol is None:
+                return None
+            parts.append((g.subjects[r], sol))
+    return names, parts
+
+
+def clean_concentrations(conc: FloatArray, spec: ModelSpec) -> FloatArray:
+    """The guarantee of every engine output: no NaN, inf or negative concentration leaves."""
+    return _clean(conc, spec)
 
 
 def _per_subject(bound: BoundRecords, column: str) -> npt.NDArray[Any]:
@@ -273,14 +321,13 @@ def _clean(conc: FloatArray, spec: ModelSpec) -> FloatArray:
             f"model {spec.id}: a negative concentration ({lo:.3g}) came out of the solver; "
             "please report this input"
         )
-    return np.maximum(conc, 0.0)
+    return np.maximum(conc, 0.0, out=conc)  # NOTE: in place, no second full-size array
 
 
 def _tad_grid(bound: BoundRecords, times: FloatArray) -> FloatArray:
     starts, bounds = bound.dose_times
     N = bound.n_subjects
     lens = np.diff(bounds)
-    out = np.empty((N, times.size))
     first = starts[bounds[0] : bounds[1]] if N else starts
     shared = bool(np.all(lens == lens[0])) and all(
         np.array_equal(starts[bounds[i] : bounds[i + 1]], first) for i in range(min(N, 1))
@@ -293,8 +340,9 @@ def _tad_grid(bound: BoundRecords, times: FloatArray) -> FloatArray:
             else True
         )
     if shared:
-        out[:] = _tad(first, times)
-        return out
+        # NOTE: one row shared by every subject (read-only view): no subjects x times writes
+        return np.broadcast_to(_tad(first, times), (N, times.size))
+    out = np.empty((N, times.size))
     for i in range(N):
         out[i] = _tad(starts[bounds[i] : bounds[i + 1]], times)
     return out

@@ -192,7 +192,7 @@ def _secant_root(
 
 
 def _time_above(
-    ctx: _Context,
+    ctx: Any,
     analytes: tuple[str, ...],
     i: int,
     m: int,
@@ -203,8 +203,13 @@ def _time_above(
     pk_c: FloatArray,
     thr: float,
     tol: float,
+    refine: Any = None,
 ) -> tuple[IntArray, FloatArray, FloatArray]:
-    """Spans (subject, start, end) where ``c >= thr``, crossings refined to ``tol``."""
+    """Spans (subject, start, end) where ``c >= thr``, crossings refined to ``tol``.
+
+    ``refine(subjects, lo, hi)``, when given, returns the crossing in each bracket directly
+    (roots on closed-form pieces, :mod:`ketasim.exposure.modal`) instead of bracketing.
+    """
     T = grid.size
     # per subject: the grid plus its refined peaks, sorted (peaks per subject: K each)
     K = pk_t.size // m
@@ -218,7 +223,7 @@ def _time_above(
     lo, hi = tt[s_idx, j_idx].copy(), tt[s_idx, j_idx + 1].copy()
     lo_up = up[s_idx, j_idx]
     frac = np.arange(1, _PROBES + 1) / (_PROBES + 1)
-    for _ in range(_MAX_STEPS):
+    for _ in range(0 if refine is not None else _MAX_STEPS):
         act = np.flatnonzero((hi - lo) > tol)
         if act.size == 0:
             break
@@ -229,7 +234,7 @@ def _time_above(
         allt = np.column_stack([lo[act], pts, hi[act]])
         r = np.arange(act.size)
         lo[act], hi[act] = allt[r, first], allt[r, first + 1]
-    cross = 0.5 * (lo + hi)
+    cross = 0.5 * (lo + hi) if refine is None else refine(s_idx, lo, hi)
     # spans: pieces of consecutive samples where both ends are up, plus partial pieces
     both = up[:, :-1] & up[:, 1:]
     bs, bj = np.nonzero(both)

@@ -42,6 +42,7 @@ from ketasim.population.sampling import (
 )
 from ketasim.population.summaries import (
     dose_intervals,
+    exact_block,
     exact_summaries,
     grid_summaries,
     simulation_grid,
@@ -181,21 +182,27 @@ def _simulate_block(job: _Job, b: int) -> _Partial:
         for k, v in job.params.items()
     }
     t_sim, user = simulation_grid(job.times_h, job.intervals_h)
-    res = simulate(
-        spec, job.regimen, t_sim, covariates=cov, etas=etas, params=params, check_validity=False
-    )
     analytes = spec.get_analytes()
-    c_sim = np.stack([res.conc[a] for a in analytes])  # (A, m, T_sim), mg/L
+    # NOTE: exact summaries come with the curves from one solve when the pieces allow it
+    one = exact_block(job, cov, etas, params, t_sim) if job.summary_method == "exact" else None
+    if one is not None:
+        c_sim, summaries, reasons, att = one
+    else:
+        res = simulate(
+            spec, job.regimen, t_sim, covariates=cov, etas=etas, params=params,
+            check_validity=False,
+        )  # fmt: skip
+        c_sim = np.stack([res.conc[a] for a in analytes])  # (A, m, T_sim), mg/L
+    noise_free = c_sim.copy() if job.residual and job.summary_method == "grid" else c_sim
     if job.residual:
         for j, a in enumerate(analytes):
             c_sim[j] = add_residual_error(c_sim[j], spec, a, _stream(job.seed, b, _RES, j))
     t, conc = job.times_h, c_sim[..., user]  # the user's grid
-    if job.summary_method == "exact":
+    if one is None and job.summary_method == "exact":
         summaries, reasons, att = exact_summaries(job, cov, etas, params)
-    else:
-        if job.residual and job.summary_method == "grid":
-            c_sim = np.stack([res.conc[a] for a in analytes])  # noise-free predictions
-        summaries, reasons, att = grid_summaries(job, t, c_sim[..., user], t_sim, c_sim)
+    elif one is None:
+        c_sum = noise_free if job.summary_method == "grid" else c_sim
+        summaries, reasons, att = grid_summaries(job, t, c_sum[..., user], t_sim, c_sum)
     counts = curves = None
     if job.method == "exact":
         curves = conc
@@ -344,7 +351,8 @@ class _Accumulator:
         self.cov = {k: np.empty(n) for k in job.spec.covariates}
         self.lo, self.hi = np.full((A, T), np.inf), np.full((A, T), -np.inf)
         self.counts: npt.NDArray[np.int64] | None = None
-        self.curves = np.empty((A, n, T)) if job.method == "exact" else None
+        # NOTE: (A, T, n): each time's values are contiguous for the percentile's partition
+        self.curves = np.empty((A, T, n)) if job.method == "exact" else None
         self.reasons: dict[str, str] = {}
 
     def add(self, p: _Partial) -> None:
@@ -364,7 +372,7 @@ class _Accumulator:
         if p.counts is not None:
             self.counts = p.counts.copy() if self.counts is None else self.counts + p.counts
         if self.curves is not None and p.curves is not None:
-            self.curves[:, sl] = p.curves
+            self.curves[:, :, sl] = np.swapaxes(p.curves, 1, 2)
         self.reasons.update(p.reasons)
 
     def result(self) -> PopulationResult:
@@ -373,7 +381,7 @@ class _Accumulator:
         sampled = _sampled_covariate_names(job.covariates)
         check_validity_range(job.spec, {k: self.cov[k] for k in sampled if k in self.cov})
         if self.curves is not None:
-            pc = np.percentile(self.curves, self.q, axis=1)  # (P, A, T)
+            pc = np.percentile(self.curves, self.q, axis=2)  # (P, A, T)
         else:
             assert self.counts is not None
             pc = compute_histogram_percentiles(

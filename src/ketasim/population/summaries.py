@@ -19,7 +19,14 @@ from ketasim.population.attainment import (
 )
 from ketasim.spec import ModelSpec
 
-__all__ = ["dose_intervals", "exact_summaries", "grid_summaries", "simulation_grid", "summarize"]
+__all__ = [
+    "dose_intervals",
+    "exact_block",
+    "exact_summaries",
+    "grid_summaries",
+    "simulation_grid",
+    "summarize",
+]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -53,6 +60,62 @@ def exact_summaries(
         t_end_h=float(job.times_h[-1]), thresholds_mg_per_L=get_target_thresholds(job.targets),
         check_validity=False,
     )  # fmt: skip
+    return _from_exposure(job, ex)
+
+
+def exact_block(
+    job: _Job,
+    cov: Mapping[str, Any],
+    etas: FloatArray,
+    params: Mapping[str, Any],
+    t_sim: FloatArray,
+) -> (
+    tuple[
+        FloatArray,
+        dict[str, dict[str, FloatArray]],
+        dict[str, str],
+        dict[str, tuple[BoolArray, FloatArray]],
+    ]
+    | None
+):
+    """Curves on ``t_sim`` (A, m, T), mg/L, and exact summaries of a block from ONE solve.
+
+    The model with its integrating compartments is solved once into closed-form pieces
+    (:func:`ketasim.exposure.modal.solve_regimen_pieces`); the curves, the peaks (roots of the
+    exact derivative), the AUCs and the threshold crossings all come from those pieces. None
+    when the pieces are not supported: the caller then simulates and uses
+    :func:`exact_summaries`.
+    """
+    from ketasim.engine import clean_concentrations
+    from ketasim.exposure.compute import _merge
+    from ketasim.exposure.modal import exposure_chunk_from_pieces, solve_regimen_pieces
+
+    t_end = float(job.times_h[-1])
+    got = solve_regimen_pieces(
+        job.spec, job.regimen, t_end, covariates=cov, etas=etas, params=params or None,
+        t_start_h=float(t_sim[0]),
+    )  # fmt: skip
+    if got is None:
+        return None
+    aspec, names, parts, ids = got
+    analytes = job.spec.get_analytes()
+    rows = np.array([names.index(a) for a in analytes])
+    c_sim = np.empty((len(analytes), ids.size, t_sim.size))
+    for subjects, sol in parts:
+        c_sim[:, subjects] = np.moveaxis(sol.grid(t_sim, rows), 2, 0)
+    c_sim = clean_concentrations(c_sim, job.spec)
+    thresholds = get_target_thresholds(job.targets)
+    thr = [(a, float(v)) for a, vals in (thresholds or {}).items() for v in vals]
+    chunk = exposure_chunk_from_pieces(aspec, names, parts, ids, job.intervals_h, t_end, thr)
+    ex = _merge([chunk], analytes, job.intervals_h, t_end)
+    return (c_sim, *_from_exposure(job, ex))
+
+
+def _from_exposure(
+    job: _Job, ex: Any
+) -> tuple[
+    dict[str, dict[str, FloatArray]], dict[str, str], dict[str, tuple[BoolArray, FloatArray]]
+]:
     summaries = {
         a: {
             "cmax_mg_per_L": ex.cmax_mg_per_L[a],

@@ -10,6 +10,7 @@ same numbers with temporaries (and serves complex modes); both are exact to roun
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,8 @@ _NUMBA_MIN_WORK = 200_000  # subjects x outputs from which the loaded kernel bea
 # needs for 10 million subject-outputs; below this the kernel is used only if already loaded
 _NUMBA_LOAD_WORK = 20_000_000
 _ANCHOR = 64
+_ANCHOR_BLOCK = 32  # points per block of the numpy path on regular grids (A + B exponentials)
+_ANCHOR_MIN_POINTS = 8
 
 
 def _get_kernel() -> object | None:
@@ -101,6 +104,7 @@ def sum_of_exponential_polynomials(
     out: FloatArray,
     nterms: npt.NDArray[np.int64] | None = None,
     total_work: int | None = None,
+    t0: float = 0.0,
 ) -> None:
     """Write ``b + sum_j exp(mu_j dt) sum_q a[..., j, q] dt^q / q!`` into ``out[:, sel, :]``.
 
@@ -117,6 +121,8 @@ def sum_of_exponential_polynomials(
     total_work : int, optional
         Subjects x outputs of the whole solve this call is part of (default this call's): the
         compiled kernel is loaded when that is large, and then used for every interval.
+    t0 : float, time
+        Start of the interval (``dt`` is measured from it): sets the round-off of ``dt``.
     """
     N, m, n, Q = a.shape
     nq = np.full(N, Q, dtype=np.int64) if nterms is None else np.minimum(nterms, Q)
@@ -154,6 +160,36 @@ def sum_of_exponential_polynomials(
         )
         return
     Qmax = int(np.max(nq)) if N else 1
+    T_k = dt.size
+    contiguous = T_k > 0 and int(sel[-1]) - int(sel[0]) + 1 == T_k and np.all(np.diff(sel) == 1)
+    if real and contiguous and T_k >= _ANCHOR_MIN_POINTS:
+        view = out[:, int(sel[0]) : int(sel[0]) + T_k, :]
+        # NOTE: subjects are grouped by their own number of polynomial terms, so the length
+        # of every product (hence its order of summation) depends on the subject alone:
+        # chunked runs are bit-identical to single ones
+        # NOTE: a first pass gives every subject its one-term value in place (subjects with
+        # more terms are then recomputed by themselves and overwritten)
+        groups = [(np.arange(N), 1)] + [
+            (np.flatnonzero(nq == q), int(q)) for q in np.unique(nq) if q > 1
+        ]
+        for rows, q in groups:
+            whole = rows.size == N
+            dst = view if whole else np.empty((rows.size, T_k, m))
+            aa = (a if whole else a[rows])[..., :q]
+            mu_r, b_r = (mu, b) if whole else (mu[rows], b[rows])
+            irregular = _anchored(mu_r, aa, b_r, dt, t0, dst)
+            if irregular.size:  # points off the regular grid: exponentials of their own
+                di = dt[irregular]
+                Ex = np.exp(mu_r[:, :, None] * di[None, None, :])
+                acc = np.matmul(aa[..., 0], Ex)
+                fact = np.ones_like(di)
+                for k in range(1, q):
+                    fact = fact * di / k
+                    acc += np.matmul(aa[..., k], Ex * fact)
+                dst[:, irregular, :] = np.swapaxes(acc, 1, 2) + b_r[:, None, :]
+            if not whole:
+                view[rows] = dst
+        return
     Ex = np.exp(mu[:, :, None] * dt[None, None, :])  # (N, n, T_k)
     acc = np.matmul(a[..., 0], Ex)  # (N, m, T_k)
     fact = np.ones_like(dt)
@@ -168,6 +204,78 @@ def sum_of_exponential_polynomials(
     out[:, sel, :] = np.swapaxes(acc, 1, 2).real + b[:, None, :].real
 
 
+def _anchored(
+    mu: FloatArray, a: FloatArray, b: FloatArray, dt: FloatArray, t0: float, out: FloatArray
+) -> npt.NDArray[np.intp]:
+    """``out[:, t, :] = b + sum_jq a[..., j, q] exp(mu_j dt_t) dt_t^q / q!`` on a regular grid.
+
+    Maths: the grid is cut into A blocks of B points; with ``dt = d + s`` (``d`` the block's
+    first point, ``s = i h`` its offset), ``exp(mu dt) = exp(mu d) exp(mu s)`` and, by Taylor,
+    ``P(d + s) = sum_r P^(r)(d) s^r / r!`` for each mode's polynomial
+    ``P(t) = sum_q a_q t^q / q!`` (``P^(r)(d) = sum_{q >= r} a_q d^(q-r) / (q-r)!``, by
+    Horner). So the block is one small matrix product ``G H_d`` with
+    ``G_i,(j,r) = exp(mu_j i h) (i h)^r / r!`` (B x nQ, shared by the blocks) and
+    ``H_(j,r) = exp(mu_j d) P_j^(r)(d)`` (nQ x m): A + B exponentials per mode instead of
+    A B, and no (subjects x modes x times) temporary. ``G`` is built the same way (a product
+    of two exact exponentials per entry). A point is used only where it lies on the regular
+    grid to ``4 eps (|t0| + |dt|)``, the round-off of ``dt`` itself (so the exponent is as
+    exact as the direct one); the indices of the other points are returned for the caller to
+    evaluate directly.
+    """
+    N, m, n, Q = a.shape
+    T_k = dt.size
+    if n == 0:  # no mode: the constant part only
+        out[...] = b[:, None, :]
+        return np.zeros(0, dtype=np.intp)
+    A = -(-T_k // _ANCHOR_BLOCK)
+    B = -(-T_k // A)
+    h = (dt[-1] - dt[0]) / (T_k - 1)
+    first = np.arange(A) * B
+    idx = np.arange(T_k)
+    nominal = dt[first[idx // B]] + (idx % B) * h
+    tol = 4 * np.finfo(float).eps * (abs(t0) + np.abs(dt))
+    irregular = np.flatnonzero(np.abs(dt - nominal) > tol)
+    # G: exp(mu (c s + r) h) = exp(mu c s h) exp(mu r h), two exact factors per entry
+    sq = max(1, math.isqrt(B))
+    fine = np.exp(mu[:, None, :] * (h * np.arange(sq))[None, :, None])  # (N, sq, n)
+    coarse = np.exp(mu[:, None, :] * (h * sq * np.arange(-(-B // sq)))[None, :, None])
+    ex = (coarse[:, :, None, :] * fine[:, None, :, :]).reshape(N, -1, n)[:, :B]
+    K = n * Q
+    G = np.empty((N, B, K + 1))
+    if Q == 1:
+        G[:, :, :K] = ex
+    else:
+        off = h * np.arange(B)
+        pw = np.empty((B, Q))
+        pw[:, 0] = 1.0
+        for r in range(1, Q):
+            pw[:, r] = pw[:, r - 1] * off / r
+        G[:, :, :K] = (ex[:, :, :, None] * pw[None, :, None, :]).reshape(N, B, K)
+    G[:, :, K] = 1.0
+    d = dt[first]
+    E = np.exp(mu[:, None, :] * d[None, :, None])  # (N, A, n)
+    H = np.empty((N, A, K + 1, m))
+    if Q == 1:
+        H[:, :, :K, :] = E[..., None] * np.swapaxes(a[..., 0], 1, 2)[:, None]
+    else:
+        D = np.empty((N, A, m, n, Q))
+        dd = d[None, :, None, None]
+        for r in range(Q):
+            acc = np.broadcast_to(a[:, None, :, :, Q - 1], (N, A, m, n))
+            for q in range(Q - 2, r - 1, -1):
+                acc = a[:, None, :, :, q] + acc * (dd / (q - r + 1))
+            D[..., r] = acc
+        H[:, :, :K, :] = (E[:, :, None, :, None] * D).transpose(0, 1, 3, 4, 2).reshape(N, A, K, m)
+    H[:, :, K, :] = b[:, None, :]
+    full = T_k // B
+    if full:
+        np.matmul(G[:, None], H[:, :full], out=out[:, : full * B, :].reshape(N, full, B, m))
+    rem = T_k - full * B
+    if rem:
+        out[:, full * B :, :] = np.matmul(G[:, :rem], H[:, full])
+    return irregular
+
+
 def sum_of_terms(
     mu: npt.NDArray[Any],
     VW: npt.NDArray[Any],
@@ -178,6 +286,7 @@ def sum_of_terms(
     out: FloatArray,
     nterms: npt.NDArray[np.int64],
     total_work: int,
+    t0: float = 0.0,
 ) -> None:
     """As :func:`sum_of_exponential_polynomials` with ``a[i, m, j, q] = VW[i, m, j] v[i, q, j]``.
 
@@ -196,7 +305,7 @@ def sum_of_terms(
     kernel = _get_kernel() if real and _worth_kernel(total_work) else None
     if kernel is None:
         a = VW[:, :, :, None] * np.swapaxes(v, 1, 2)[:, None, :, :]
-        sum_of_exponential_polynomials(mu, a, b, dt, sel, out, nq, total_work)
+        sum_of_exponential_polynomials(mu, a, b, dt, sel, out, nq, total_work, t0)
         return
     seen = np.any(VW != 0, axis=0)  # (m, n)
     q_ok = np.arange(Q)[None, :] < nq[:, None]

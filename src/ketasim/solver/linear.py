@@ -110,19 +110,27 @@ def compute_span(sched: Schedule, out_time: FloatArray) -> float:
     return float(span) if span > 0 else 1.0
 
 
+_MAX_TIME_GROUPS = 16  # beyond this many distinct event-time rows, the general output path
+
+
+def uniform_groups(sched: Schedule) -> list[npt.NDArray[np.intp]]:
+    """Subjects (row indices) grouped by identical event times and orders, in first-seen order."""
+    key = np.concatenate([sched.time, sched.order.astype(float)], axis=1)
+    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    return [np.flatnonzero(inv == u) for u in np.argsort(first)]
+
+
 def _gather(a: npt.NDArray[Any], idx: npt.NDArray[np.intp]) -> npt.NDArray[Any]:
     """a[i, idx[i, e]] for per-subject event indices."""
     return np.take_along_axis(a, idx.reshape(idx.shape + (1,) * (a.ndim - 2)), axis=1)
 
 
-def _solve_modes(
-    modes: Modes,
-    P: int,
-    sched: Schedule,
-    out_time: FloatArray,
-    out_order: npt.NDArray[np.int64],
-    W: FloatArray,
-) -> FloatArray:
+def event_states(
+    modes: Modes, P: int, sched: Schedule
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.intp]]:
+    """Series vectors ``Vs`` (N, E, nt, n) and shifts ``Ps`` (N, E, n) just after every event
+    (coordinates of :mod:`.eigen`), and the parameter epoch ``EP`` (N, E) in force."""
     N = sched.n_subjects
     n = modes.lam.shape[-1]
     E = sched.n_events
@@ -172,8 +180,35 @@ def _solve_modes(
             dt = np.where(np.isfinite(dt), dt, 0.0)
             zn = propagate(md.mu, v, p, dt)
             A = np.real(np.einsum("nij,nj->ni", md.V, zn))
+    return Vs, Ps, EP
+
+
+def _solve_modes(
+    modes: Modes,
+    P: int,
+    sched: Schedule,
+    out_time: FloatArray,
+    out_order: npt.NDArray[np.int64],
+    W: FloatArray,
+) -> FloatArray:
+    N = sched.n_subjects
+    Vs, Ps, EP = event_states(modes, P, sched)
     # --- outputs ---------------------------------------------------------------------------
     T = np.shape(out_time)[-1]
+    if P == 1 and np.ndim(out_time) == 1 and N > 1 and not sched.has_uniform_times():
+        # NOTE: event times that differ by round-off (a per-kg dose's end, AMT / RATE) split
+        # the subjects into a few groups, each with shared times: the fast grid path per group
+        groups = uniform_groups(sched)
+        if len(groups) <= _MAX_TIME_GROUPS:
+            out = np.empty((N, T, W.shape[1]))
+            for g in groups:
+                sub = sched.take(g)
+                ix = get_output_interval(sub, out_time, out_order)[0]
+                out[g] = _outputs_shared_grid(
+                    modes.take(g), W[g], Vs[g], Ps[g], sub, np.asarray(out_time),
+                    np.maximum(ix, 0), ix < 0,
+                )  # fmt: skip
+            return out
     idx = get_output_interval(sched, out_time, out_order)  # (N|1, T) index of last event before
     before = idx < 0
     idx = np.maximum(idx, 0)
@@ -228,5 +263,8 @@ def _outputs_shared_grid(
         sel = np.flatnonzero((idx == k) & ~before)
         dt = out_time[sel] - t_ev[k]
         b = np.einsum("nmj,nj->nm", VW, Ps[:, k])
-        sum_of_terms(modes.mu, VW, Vs[:, k], b, dt, sel, out, modes.nterms, N * out_time.size)
+        sum_of_terms(
+            modes.mu, VW, Vs[:, k], b, dt, sel, out, modes.nterms, N * out_time.size,
+            float(t_ev[k]),
+        )  # fmt: skip
     return out
