@@ -17,12 +17,23 @@ goal of 6,000/s, repeated runs with threads (no BLAS-oversubscription outlier), 
 time of 1,000,000 perez_ruixo_2021 subjects, and peak memory read from each child's own
 ``VmHWM`` (/proc/self/status; a child's ``ru_maxrss`` from ``wait4`` inherits the parent's).
 
-Usage: ``python bench/population.py [--budget-s 240] [--dask-n 1000000] [--workers 2]``
+One population of 1,000,000 perez_ruixo_2021 subjects (issue 8): a pilot of the streaming run
+(:mod:`ketasim.population.streaming`, histogram percentiles, in bounded memory) predicts the time;
+when the budget allows, the full run is made in a fresh child process in-process (``workers``
+threads) and in another on a Dask LocalCluster (``workers`` processes), each printing its wall
+time, its own VmHWM (and the workers' on Dask) and a SHA-256 digest of every result array: equal
+digests are the bit-identity check. A per-block breakdown (solve, summaries, histogram counts,
+thread CPU seconds) says where the time goes.
+
+Usage: ``python bench/population.py [--budget-s 240] [--dask-n 1000000] [--workers 2]
+[--million-n 1000000] [--million-summaries exact|grid] [--million-only]``
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import resource
 import subprocess
 import sys
@@ -36,6 +47,7 @@ from ketasim.distributed import simulate_population_dask
 from ketasim.events import Regimen
 from ketasim.library import load_model
 from ketasim.population import TruncatedNormal, simulate_population
+from ketasim.population.streaming import StreamTimings, simulate_population_streaming
 
 REGIMEN = Regimen.from_quantities(
     "0.25 mg/kg", route="iv", duration="40 min", every="3.5 d", count=6
@@ -125,7 +137,17 @@ def main() -> None:
     ap.add_argument("--dask-n", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--million-n", type=int, default=1_000_000)
+    ap.add_argument("--million-summaries", choices=("exact", "grid"), default="exact")
+    ap.add_argument("--million-only", action="store_true", help="only the 1,000,000 rows")
+    ap.add_argument("--child-million", choices=("in_process", "dask"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_million:
+        _million_child(args.child_million, args.million_n, args.million_summaries, args.workers)
+        return
+    if args.million_only:
+        _million_rows(args)
+        return
     print(f"output_times: {TIMES_H.size}")
     print("regimen: 0.25 mg/kg IV over 40 min every 3.5 d x 6 (perez_ruixo_2021: 17.5 mg)")
     print(f"repeats_per_point: {args.reps}; medians (ranges)")
@@ -210,8 +232,172 @@ def main() -> None:
         print(f"{model}_dask_to_in_process_throughput_ratio_{n}: {dt_in / dt_dask:.2f}")
         print(f"{model}_dask_identical_to_in_process: {same}")
     print(f"peak_rss_bench_process_MB: {_vmhwm_mb():.0f} (holds two full results at once)")
+    goals += _million_rows(args)
     for name, ok, note in goals:
         print(f"goal_{'met' if ok else 'NOT_met'}: {name} {note}".rstrip())
+
+
+MILLION = "perez_ruixo_2021"
+
+
+def _digest(res: Any) -> str:
+    """SHA-256 of every array of a PopulationResult (summaries, percentiles, covariates,
+    attainment), in a fixed order: equal digests mean bit-identical results."""
+    h = hashlib.sha256()
+    arrays = [res.time_h]
+    for a in sorted(res.summaries):
+        arrays += [res.summaries[a][k] for k in sorted(res.summaries[a])]
+    arrays += [res.percentile_curves[a] for a in sorted(res.percentile_curves)]
+    arrays += [res.covariates[k] for k in sorted(res.covariates)]
+    for k in sorted(res.attainment):
+        arrays += [res.attainment[k].attained, res.attainment[k].time_above_h]
+    for x in arrays:
+        h.update(np.ascontiguousarray(x).tobytes())
+    return h.hexdigest()
+
+
+def _million_child(mode: str, n: int, summaries: str, workers: int) -> None:
+    """One 1,000,000-subject run in this fresh process; prints one JSON line."""
+    spec = load_model(MILLION)
+    kw: dict[str, Any] = {"seed": 1, "covariates": CASES[MILLION], "summary_method": summaries}
+    tm = StreamTimings()
+    workers_mb: list[float] = []
+    t0 = time.perf_counter()
+    if mode == "in_process":
+        res = simulate_population_streaming(
+            spec, REGIMEN_FIXED, TIMES_H, n, workers=workers, timings=tm, **kw
+        )
+    else:
+        from dask.distributed import Client, LocalCluster
+
+        env = {k: "1" for k in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+        with (
+            LocalCluster(
+                n_workers=workers, threads_per_worker=1, dashboard_address=":0", env=env
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            t1 = time.perf_counter()
+            res = simulate_population_dask(
+                spec, REGIMEN_FIXED, TIMES_H, n, client=client, percentile_method="histogram",
+                timings=tm, **kw,
+            )  # fmt: skip
+            tm.total_s = time.perf_counter() - t1  # without the cluster's start-up
+            workers_mb = sorted(client.run(_vmhwm_mb).values())
+    wall = time.perf_counter() - t0
+    out = {
+        "wall_s": wall, "run_s": tm.total_s, "compute_s": tm.compute_s, "cpu_s": tm.cpu_s,
+        "merge_s": tm.merge_s, "transfer_s": tm.transfer_s, "final_s": tm.final_s,
+        "chunks": tm.chunks, "chunk_MB": tm.chunk_bytes / 1e6, "vmhwm_MB": _vmhwm_mb(),
+        "workers_vmhwm_MB": workers_mb, "digest": _digest(res),
+        "percentile_method": res.percentile_method,
+    }  # fmt: skip
+    print(json.dumps(out))
+
+
+def _block_breakdown(summaries: str, reps: int) -> dict[str, list[float]]:
+    """Thread CPU seconds per 1,024-subject block of perez_ruixo_2021: the engine on the
+    population grid, the per-subject summaries, the histogram counts."""
+    from ketasim.population.quantiles import compute_bin_counts
+    from ketasim.population.run import _COV, _ETA, _prepare, _stream
+    from ketasim.population.sampling import _covariates_for, _draw_etas
+    from ketasim.population.summaries import exact_summaries, grid_summaries, simulation_grid
+    from ketasim.simulate import simulate
+
+    spec = load_model(MILLION)
+    job = _prepare(
+        spec, REGIMEN_FIXED, TIMES_H, 1024 * reps, rng=None, seed=1, covariates=CASES[MILLION],
+        params=None, omega=None, residual=False, percentiles=(5.0, 50.0, 95.0),
+        percentile_method="histogram", percentile_rel_error=0.01, exact_max_bytes=0.0,
+        targets=(), summary_method=summaries,
+    )  # fmt: skip
+    out: dict[str, list[float]] = {"solve": [], "summaries": [], "counts": []}
+    for b in range(reps):
+        m = 1024
+        etas = _draw_etas(job.factor, m, _stream(1, b, _ETA))
+        cov = _covariates_for(
+            spec, job.covariates, b * m, (b + 1) * m, lambda j, b=b: _stream(1, b, _COV, j), 0
+        )
+        t_sim, user = simulation_grid(job.times_h, job.intervals_h)
+        c0 = time.thread_time()
+        r = simulate(spec, job.regimen, t_sim, covariates=cov, etas=etas, check_validity=False)
+        c1 = time.thread_time()
+        c_sim = np.stack([r.conc[a] for a in spec.get_analytes()])
+        if summaries == "exact":
+            exact_summaries(job, cov, etas, {})
+        else:
+            grid_summaries(job, job.times_h, c_sim[..., user], t_sim, c_sim)
+        c2 = time.thread_time()
+        compute_bin_counts(c_sim[..., user], 0.01)
+        c3 = time.thread_time()
+        out["solve"].append(c1 - c0)
+        out["summaries"].append(c2 - c1)
+        out["counts"].append(c3 - c2)
+    return out
+
+
+def _million_rows(args: argparse.Namespace) -> list[tuple[str, bool, str]]:
+    """Rows of the 1,000,000-subject streaming run: pilot, prediction, breakdown, full runs."""
+    n, sm, w = args.million_n, args.million_summaries, args.workers
+    tag = f"{MILLION}_{n}_{sm}_summaries"
+    spec = load_model(MILLION)
+    kw: dict[str, Any] = {"seed": 1, "covariates": CASES[MILLION], "summary_method": sm}
+    simulate_population_streaming(spec, REGIMEN_FIXED, TIMES_H, 1100, **kw)  # warm-up
+    pilot = 8 * 1024
+    rate = []
+    for _ in range(args.reps):
+        tm = StreamTimings()
+        simulate_population_streaming(
+            spec, REGIMEN_FIXED, TIMES_H, pilot, workers=w, chunk_size=2048, timings=tm, **kw
+        )
+        rate.append(pilot / tm.total_s)
+    print(f"{tag}_pilot_{pilot}_streaming_{w}_threads_subjects_per_s: {_median_range(rate)}")
+    parts = _block_breakdown(sm, max(2, args.reps))
+    for k, v in parts.items():
+        print(
+            f"{tag}_cpu_s_per_1024_block_{k}: {np.median(v):.3f} (range {min(v):.3f}-{max(v):.3f})"
+        )
+    cpu = sum(float(np.median(v)) for v in parts.values())
+    print(f"{tag}_cpu_s_per_subject_total: {cpu / 1024 * 1e3:.3f} ms")
+    pred = n / float(np.median(rate))
+    pred_cpu = n / 1024 * cpu / w
+    print(f"{tag}_predicted_in_process_s: {pred:.0f} (from the pilot; {pred_cpu:.0f} s from the "
+          f"block CPU seconds on {w} free cores; goal < 150)")  # fmt: skip
+    goals = [
+        (f"1,000,000 {MILLION} < 150 s ({sm} summaries, predicted)", pred < 150, f"{pred:.0f} s")
+    ]
+    if pred > args.budget_s:
+        print(f"{tag}_full_runs: not run (predicted {pred:.0f} s > budget {args.budget_s:.0f} s)")
+        return goals
+    got: dict[str, dict[str, Any]] = {}
+    for mode in ("in_process", "dask"):
+        proc = subprocess.run(
+            [sys.executable, __file__, "--child-million", mode, "--million-n", str(n),
+             "--million-summaries", sm, "--workers", str(w)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        r = got[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+        label = f"{tag}_{mode}" + (f"_{w}_workers" if mode == "dask" else f"_{w}_threads")
+        print(f"{label}_wall_s: {r['run_s']:.1f} (process {r['wall_s']:.1f} with imports"
+              + (" and cluster start-up)" if mode == "dask" else ")"))  # fmt: skip
+        print(f"{label}_subjects_per_s: {n / r['run_s']:.0f}")
+        print(
+            f"{label}_breakdown_s: chunks {r['chunks']}, in chunks {r['compute_s']:.1f} wall / "
+            f"{r['cpu_s']:.1f} CPU (summed over chunks), merge {r['merge_s']:.1f}, "
+            f"transfer {r['transfer_s']:.1f}, percentiles {r['final_s']:.1f}, "
+            f"sent {r['chunk_MB']:.0f} MB"
+        )
+        print(f"{label}_peak_rss_MB_child_VmHWM: {r['vmhwm_MB']:.0f}")
+        if r["workers_vmhwm_MB"]:
+            wm = ", ".join(f"{x:.0f}" for x in r["workers_vmhwm_MB"])
+            print(f"{label}_worker_peak_rss_MB_VmHWM: {wm}")
+        goals.append(
+            (f"1,000,000 {MILLION} {mode} < 150 s", r["run_s"] < 150, f"{r['run_s']:.0f} s")
+        )
+    same = got["in_process"]["digest"] == got["dask"]["digest"]
+    print(f"{tag}_dask_bit_identical_to_in_process: {same} (SHA-256 of every result array)")
+    goals.append((f"1,000,000 {MILLION} Dask bit-identical", same, ""))
+    return goals
 
 
 if __name__ == "__main__":

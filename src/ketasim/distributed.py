@@ -7,11 +7,17 @@ streams are keyed by block index (:mod:`ketasim.population`), so a result is bit
 :func:`ketasim.population.simulate_population` with the same seed, whatever the number of
 workers or chunks, and a task lost with a killed worker is simply recomputed by Dask.
 
+Histogram percentiles (the default beyond ``exact_max_bytes`` of curves, e.g. for a million
+subjects) go through :mod:`ketasim.population.streaming`: each task returns a compact
+:class:`~ketasim.population.streaming.ChunkSummary` (per-subject summaries and the occupied bins
+as int32 runs, a few MB), merged here as it arrives; exact percentiles send the chunk's curves.
+
 It deliberately does not own any sampling or summarising: those live in ``population``.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -32,6 +38,7 @@ from ketasim.population.run import (
     _simulate_chunk,
 )
 from ketasim.population.sampling import CovariateInput
+from ketasim.population.streaming import StreamMerger, StreamTimings, compute_chunk_summary
 from ketasim.spec import ModelSpec
 
 __all__ = ["simulate_population_dask"]
@@ -99,6 +106,7 @@ def simulate_population_dask(
     on_chunk_done: Callable[[int], None] | None = None,
     progress: bool = False,
     summary_method: Literal["exact", "grid", "observed"] = "exact",
+    timings: StreamTimings | None = None,
 ) -> PopulationResult:
     """:func:`~ketasim.population.simulate_population` on a Dask cluster, chunk by chunk.
 
@@ -120,6 +128,9 @@ def simulate_population_dask(
         Called with the chunk index each time a chunk's result arrives (in this process).
     progress : bool
         A progress bar on stderr for runs longer than half a second.
+    timings : StreamTimings, optional
+        Filled with where the time went, s (histogram percentiles only; ``transfer_s`` is the
+        time spent fetching finished chunks from the workers).
 
     Returns
     -------
@@ -157,8 +168,14 @@ def simulate_population_dask(
         targets=targets,
         summary_method=summary_method,
     )
-    acc = _Accumulator(job, tuple(float(x) for x in percentiles))
+    q = tuple(float(x) for x in percentiles)
+    stream = job.method == "histogram"
+    tm = timings if timings is not None else StreamTimings()
+    merger = StreamMerger(job, q, tm) if stream else None
+    acc = None if stream else _Accumulator(job, q)
+    task: Callable[..., Any] = compute_chunk_summary if stream else _simulate_chunk
     chunks = list(_block_chunks(n, chunk_size))
+    t_start = time.perf_counter()
     cluster = None
     own = client is None
     if own:
@@ -171,15 +188,19 @@ def simulate_population_dask(
             start, stop = blocks[0] * BLOCK_SIZE, min(n, (blocks[-1] + 1) * BLOCK_SIZE)
             key = f"ketasim-population-{token}-{i}"
             futures.append(
-                client.submit(
-                    _simulate_chunk, job.with_range(start, stop), blocks, key=key, pure=False
-                )
+                client.submit(task, job.with_range(start, stop), blocks, key=key, pure=False)
             )
             index[key] = i
         with tqdm(total=n, unit="subject", delay=0.5, disable=not progress, desc=spec.id) as bar:
             for fut in as_completed(futures):  # type: ignore[no-untyped-call]
+                t0 = time.perf_counter()
                 part = fut.result()
-                acc.add(part)
+                tm.transfer_s += time.perf_counter() - t0
+                if merger is not None:
+                    merger.add(part)
+                else:
+                    assert acc is not None
+                    acc.add(part)
                 bar.update(part.stop - part.start)
                 if on_chunk_done is not None:
                     on_chunk_done(index[fut.key])
@@ -189,4 +210,10 @@ def simulate_population_dask(
             client.close()
             if cluster is not None:
                 cluster.close()
-    return acc.result()
+    if merger is not None:
+        res = merger.result()
+    else:
+        assert acc is not None
+        res = acc.result()
+    tm.total_s += time.perf_counter() - t_start
+    return res

@@ -110,3 +110,22 @@ def test_unreachable_scheduler_raises_within_timeout() -> None:
         simulate_population_dask(
             MODEL, REGIMEN, TIMES_H, 10, scheduler="tcp://127.0.0.1:1", timeout_s=2.0, **KW
         )
+
+
+def test_dask_streaming_chunks_equal_in_process_streaming_with_other_chunks(
+    client: Client,
+) -> None:
+    from ketasim.population.streaming import StreamTimings, simulate_population_streaming
+
+    n = 4 * BLOCK_SIZE + 3
+    kw = {**KW, "summary_method": "grid"}
+    ref = simulate_population_streaming(
+        MODEL, REGIMEN, TIMES_H, n, chunk_size=BLOCK_SIZE, workers=2, **kw
+    )
+    tm = StreamTimings()
+    got = simulate_population_dask(
+        MODEL, REGIMEN, TIMES_H, n, client=client, chunk_size=3 * BLOCK_SIZE,
+        percentile_method="histogram", timings=tm, **kw,
+    )  # fmt: skip
+    _assert_identical(ref, got)
+    assert tm.chunks == 2 and tm.compute_s > 0 and tm.transfer_s > 0 and tm.chunk_bytes > 0

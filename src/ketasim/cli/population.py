@@ -1,7 +1,8 @@
 """``ketasim population``: a virtual population on a regimen, in-process or on Dask (thin CLI).
 
 Parses arguments into the public API (:func:`ketasim.population.simulate_population`,
-:func:`ketasim.distributed.simulate_population_dask`), prints a summary and writes per-subject
+:func:`ketasim.population.streaming.simulate_population_streaming` when the curves would exceed
+256 MB, :func:`ketasim.distributed.simulate_population_dask`), prints a summary and writes per-subject
 summaries (CSV or Parquet), percentile curves (CSV) and a percentile-band plot (PNG).
 """
 
@@ -39,6 +40,7 @@ from ketasim.units import format_unit_suffix, get_conc_factor, to_unit
 __all__ = ["register"]
 
 _MAX_SUBJECTS = 10_000_000  # beyond this a run takes hours on a laptop: refused unless asked
+_EXACT_MAX_BYTES = 256e6  # simulate_population's default limit of curves held for exact percentiles
 _TARGET = re.compile(r"^\s*(\w+)\s*([<>])\s*(.+?)(?:\s+for\s+(.+?))?\s*$")
 
 
@@ -169,6 +171,8 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
             f"--timeout {timeout:g} applies to a Dask scheduler: give --dask or --scheduler"
         )
     refuse_lone_every(args)
+    if not 1 <= args.workers <= 256:
+        raise ParameterError(f"--workers {args.workers}: give 1 to 256 threads")
     if args.scheduler is not None:
         if args.dask:
             raise ParameterError("give --dask (a local cluster) or --scheduler ADDRESS, not both")
@@ -210,10 +214,18 @@ def cmd_population(args: argparse.Namespace, out: TextIO) -> int:
         res = simulate_population_dask(
             spec, regimen, times, args.n, scheduler=args.scheduler, timeout_s=timeout, **common
         )
+    elif 8.0 * args.n * times.size * len(spec.get_analytes()) > _EXACT_MAX_BYTES:
+        # NOTE: curves beyond the exact-percentile limit: the streaming run (same numbers as
+        # simulate_population's histogram method, bounded memory, --workers threads)
+        from ketasim.population.streaming import simulate_population_streaming
+
+        res = simulate_population_streaming(
+            spec, regimen, times, args.n, workers=args.workers, **common
+        )
     else:
         from ketasim.population import simulate_population
 
-        res = simulate_population(spec, regimen, times, args.n, **common)
+        res = simulate_population(spec, regimen, times, args.n, workers=args.workers, **common)
     _print_population(spec, res, args, out, unit)
     if args.out:
         _write_population(res, args.out, unit)
@@ -373,6 +385,12 @@ def register(sub: Any) -> None:
         '(see `ketasim model show MODEL`), e.g. "s_ketamine > 100 ng/mL for 30 min"',
     )
     p.add_argument("--out", metavar="FILE.csv|FILE.parquet")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="threads over chunks of subjects, in-process (same numbers whatever the count)",
+    )
     p.add_argument("--dask", action="store_true", help="run on a local Dask cluster")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
     p.add_argument(

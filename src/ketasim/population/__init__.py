@@ -14,6 +14,8 @@ Subject ``i`` belongs to block ``i // BLOCK_SIZE``. Every random number of a blo
 ``numpy.random.SeedSequence(seed, spawn_key=(block, purpose, ...))`` and every block is solved by
 its own call of the engine, so a seed gives the same numbers, to the last bit, whatever the
 chunk size, the number of threads or Dask workers (see :mod:`ketasim.distributed`).
+:func:`simulate_population_streaming` (:mod:`.streaming`) is the bounded-memory run for very many
+subjects (histogram percentiles, compact chunk results; docs/scale-out.md).
 
 Percentiles
 -----------
@@ -35,6 +37,7 @@ from ketasim.population.sampling import (
     sample_covariates,
     sample_etas,
 )
+from ketasim.population.streaming import simulate_population_streaming
 
 __all__ = [
     "BLOCK_SIZE",
@@ -48,4 +51,5 @@ __all__ = [
     "sample_covariates",
     "sample_etas",
     "simulate_population",
+    "simulate_population_streaming",
 ]
