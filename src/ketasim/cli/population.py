@@ -1,9 +1,9 @@
 """``ketasim population``: a virtual population on a regimen, in-process or on Dask (thin CLI).
 
 Parses arguments into the public API (:func:`ketasim.population.simulate_population`,
-:func:`ketasim.population.streaming.simulate_population_streaming` when the curves would exceed
-256 MB, :func:`ketasim.distributed.simulate_population_dask`), prints a summary and writes per-subject
-summaries (CSV or Parquet), percentile curves (CSV) and a percentile-band plot (PNG).
+:func:`ketasim.population.streaming.simulate_population_streaming` when the curves would
+exceed 256 MB, :func:`ketasim.distributed.simulate_population_dask`), prints a summary and writes
+per-subject summaries (CSV or Parquet), percentile curves (CSV) and a percentile-band plot (PNG).
 """
 
 from __future__ import annotations
